@@ -1,0 +1,234 @@
+"""Turn the bytes of a bulletin file into NFC text, or say clearly why not.
+
+Order of trust: a byte-order mark; strict UTF-8 (what nearly every portal serves); UTF-16
+without a BOM when the NUL pattern shows it; then the 8-bit Vietnamese encodings — Windows-1258
+(which writes tone marks as separate combining characters, hence NFC after decoding) and the
+legacy TCVN3 (ABC) font encoding — whichever reads as Vietnamese; charset-normalizer only when
+none of those fits. Text that decodes but is the mojibake of a legacy font encoding is
+converted when a table does it exactly (TCVN3) and refused otherwise (VNI).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+import unicodedata
+
+UNDECODABLE = "undecodable bytes (not UTF-8, UTF-16, or Windows-1258)"
+BINARY = "binary file"
+EMPTY = "empty file"
+VNI = "legacy VNI font encoding (not converted)"
+
+
+class DecodeError(ValueError):
+    """The bytes are not text we can read; `reason` says why, for the rebuild summary."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------------------------------
+# TCVN3 (TCVN 5712:1993 "ABC", fonts such as .VnTime)
+
+_UNICODE_LOWER = "áàảãạăắằẳẵặâấầẩẫậéèẻẽẹêếềểễệíìỉĩịóòỏõọôốồổỗộơớờởỡợúùủũụưứừửữựýỳỷỹỵđ"
+_TCVN3_LOWER = "¸µ¶·¹¨¾»¼½Æ©ÊÇÈÉËÐÌÎÏÑªÕÒÓÔÖÝ×ØÜÞãßáâä«èåæçé¬íêëìîóïñòô\xadøõö÷ùýúûüþ®"
+# TCVN3 has code points for these capitals only; capitals with a tone are written with the
+# lowercase code in an uppercase font (.VnTimeH), so we restore case from the word around it.
+_TCVN3_UPPER = {"¡": "Ă", "¢": "Â", "£": "Ê", "¤": "Ô", "¥": "Ơ", "¦": "Ư", "§": "Đ"}
+TCVN3_TABLE: dict[str, str] = {
+    **dict(zip(_TCVN3_LOWER, _UNICODE_LOWER, strict=True)),
+    **_TCVN3_UPPER,
+}
+
+# TCVN3 code points that are rare in real text: ă â ê ô ơ ư đ and the a-tones.
+_TCVN3_TELLTALE = set("¨©ª«¬\xad®¡¢£¤¥¦§¸µ¶·¹¾»¼½ÆÊÇÈÉËÐÌÎÏÑÕÒÓÔÖÝ×ØÜÞ")
+# Vietnamese letters outside Latin-1: their presence means real Unicode Vietnamese.
+_REAL_VIETNAMESE = re.compile(
+    "[\u0102\u0103\u0110\u0111\u0128\u0129\u0168\u0169\u01a0\u01a1\u01af\u01b0\u1ea0-\u1ef9]"
+)
+# VNI writes a vowel followed by a mark character: "Vieät", "ñaø taïo", "ngöôøi".
+_VNI_MARKS = "\xf8\xf9\xfb\xf5\xef\xe0\xe1\xe2\xe3\xe4\xe5\xe8\xe9\xea\xeb\xfa\xfc"
+_VNI_PAIR = re.compile(
+    f"[aeiouyAEIOUY][{_VNI_MARKS}{_VNI_MARKS.upper()}]|[\xf1\xd1\xf6\xd6\xf4\xd4][a-zA-Z{_VNI_MARKS}]"
+)
+_WORD = re.compile(r"\S+")
+
+_VIETNAMESE_LETTERS = set(
+    _UNICODE_LOWER + _UNICODE_LOWER.upper() + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def _tcvn3_word(word: str) -> str:
+    converted = "".join(TCVN3_TABLE.get(c, c) for c in word)
+    letters = [c for c in word if c.isalpha() and c not in TCVN3_TABLE]
+    if len(letters) >= 2 and all(c.isupper() for c in letters):
+        return converted.upper()  # "HUYÖN" was "HUYỆN" in an uppercase font
+    return converted
+
+
+def convert_tcvn3(text: str) -> str:
+    """TCVN3 mojibake (bytes read as Latin-1) to NFC Unicode, character for character."""
+    return unicodedata.normalize("NFC", _WORD.sub(lambda m: _tcvn3_word(m.group()), text))
+
+
+def legacy_encoding(text: str) -> str | None:
+    """ "tcvn3" or "vni" when `text` is the mojibake of a legacy Vietnamese font, else None."""
+    if _REAL_VIETNAMESE.search(text):
+        return None
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    tcvn3_words = sum(1 for w in words if any(c in _TCVN3_TELLTALE for c in w))
+    vni_words = sum(1 for w in words if _VNI_PAIR.search(w))
+    threshold = max(2, len(words) // 10)
+    if tcvn3_words >= threshold and tcvn3_words >= vni_words:
+        return "tcvn3"
+    if vni_words >= threshold:
+        return "vni"
+    return None
+
+
+def fix_legacy(text: str) -> str:
+    """Convert TCVN3 mojibake; raise DecodeError for VNI; leave other text alone."""
+    kind = legacy_encoding(text)
+    if kind == "tcvn3":
+        return convert_tcvn3(text)
+    if kind == "vni":
+        raise DecodeError(VNI)
+    return text
+
+
+# ---------------------------------------------------------------------------------------
+# Bytes to text
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_SAMPLE = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+_MAX_CONTROL_RATIO = 0.01
+
+
+def sniff_bom(head: bytes) -> str | None:
+    """The codec a byte-order mark announces, or None."""
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    return None
+
+
+def _looks_like_text(text: str) -> bool:
+    sample = text[:_SAMPLE]
+    return len(_CONTROL.findall(sample)) <= _MAX_CONTROL_RATIO * max(1, len(sample))
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    sample = data[: _SAMPLE & ~1]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for codec, zeros, other in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) > 0.3 * len(zeros) and other.count(0) < 0.05 * len(other):
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError:
+                return None
+            return text if _looks_like_text(text) else None
+    return None
+
+
+def _vietnamese_score(text: str) -> float:
+    """Share of non-ASCII letters that are Vietnamese letters: 1.0 for clean Vietnamese."""
+    non_ascii = [
+        c
+        for c in text[:_SAMPLE]
+        if ord(c) > 127 and not c.isspace() and unicodedata.category(c)[0] != "P"
+    ]
+    if not non_ascii:
+        return 0.0
+    return sum(c in _VIETNAMESE_LETTERS for c in non_ascii) / len(non_ascii)
+
+
+def _eight_bit(data: bytes) -> str | None:
+    """The better of Windows-1258 and TCVN3 for Vietnamese 8-bit bytes, if either fits."""
+    candidates = []
+    with contextlib.suppress(UnicodeDecodeError):
+        candidates.append(unicodedata.normalize("NFC", data.decode("cp1258")))
+    if not any(0x80 <= b < 0xA0 for b in data[:_SAMPLE]):  # TCVN3 leaves these unused
+        candidates.append(convert_tcvn3(data.decode("latin-1")))
+    scored = [(_vietnamese_score(t), t) for t in candidates]
+    scored = [(s, t) for s, t in scored if s >= 0.9]
+    if not scored:
+        return None
+    return max(scored, key=lambda st: st[0])[1]
+
+
+def _charset_normalizer(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes  # only odd files need it
+
+    best = from_bytes(data).best()
+    if best is None:
+        return None
+    return str(best)
+
+
+def decode_bytes(data: bytes) -> str:
+    """NFC text from a whole file's bytes, or DecodeError with the reason to report."""
+    if not data.strip(b" \t\r\n\x00" + codecs.BOM_UTF8):
+        raise DecodeError(EMPTY)
+    codec = sniff_bom(data[:4])
+    if codec:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"{UNDECODABLE}: bad {codec} at byte {exc.start}") from None
+    else:
+        text = _decode_without_bom(data)
+    text = unicodedata.normalize("NFC", text)
+    if not text.strip():
+        raise DecodeError(EMPTY)
+    if not _looks_like_text(text):
+        raise DecodeError(BINARY)
+    return fix_legacy(text)
+
+
+def _decode_without_bom(data: bytes) -> str:
+    if b"\x00" in data[:_SAMPLE]:
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise DecodeError(BINARY)
+        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = _eight_bit(data)
+    if text is not None:
+        return text
+    if legacy_encoding(data[:_SAMPLE].decode("latin-1")) == "vni":
+        raise DecodeError(VNI)
+    text = _charset_normalizer(data)
+    if text is None or not _looks_like_text(text):
+        raise DecodeError(UNDECODABLE if _mostly_text_bytes(data) else BINARY)
+    return text
+
+
+def _mostly_text_bytes(data: bytes) -> bool:
+    sample = data[:_SAMPLE]
+    controls = sum(1 for b in sample if b < 0x20 and b not in b"\t\n\r\f")
+    return controls <= _MAX_CONTROL_RATIO * len(sample)
+
+
+def decode_line(line: bytes) -> str:
+    """One line of a UTF-8 file (JSON Lines are UTF-8 by definition), NFC."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"undecodable bytes (not UTF-8) at byte {exc.start}") from None
+    return unicodedata.normalize("NFC", text)

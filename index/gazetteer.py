@@ -1,0 +1,419 @@
+"""Vietnam's provinces and district-level units, and finding them in a bulletin.
+
+The units come from the `vietnamadminunits` package (its bundled SQLite data: the 63
+provinces and 696 district-level units in force before July 2025, and its converter to the 34
+provinces after the merger). It is read once, lazily, on first use.
+
+Matching is done on a "match key" of the text: NFC, lower case, one tone placement for the
+open syllables oa/oe/uy ("Hoà"/"Hòa", "Thuỷ"/"Thủy"). The key has exactly one character per
+character of the NFC text, so a match's span also points into the original text, where we
+check capitalisation. This module deliberately does not import `searcher`: the indexer's
+metadata must not depend on the search-time analysis code.
+
+Province names: the 63-province table in the package already carries Huế's January 2025
+rename ("Thành phố Huế"); we report the name used in the 63-province system for most of its
+life, "Thừa Thiên Huế", so bulletins about one province do not split into two facet values.
+`province_current` says "Huế".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+# ---------------------------------------------------------------------------------------
+# Match keys
+
+_OLD_TONE_PLACEMENT = {
+    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
+    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
+    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
+}  # fmt: skip
+# Only open syllables have two spellings: "hoàn" is always "hoàn".
+_TONE_PAIR = re.compile("(" + "|".join(_OLD_TONE_PLACEMENT) + r")(?![^\W\d_])")
+
+
+def _lower_char(c: str) -> str:
+    low = c.lower()
+    return low if len(low) == 1 else c
+
+
+def match_key(text: str) -> str:
+    """NFC, lower-cased, tone placement unified; same length as NFC(text)."""
+    text = unicodedata.normalize("NFC", text)
+    low = "".join(map(_lower_char, text))
+    return _TONE_PAIR.sub(lambda m: _OLD_TONE_PLACEMENT[m.group(1)], low)
+
+
+# ---------------------------------------------------------------------------------------
+# The units
+
+_LEGACY_NAMES = {"46": "Thừa Thiên Huế"}  # see the module docstring
+# Names people write that the package does not carry in accented form.
+_PROVINCE_ALIASES = {
+    "46": ("Thừa Thiên Huế", "Thừa Thiên - Huế", "TT-Huế", "TT Huế"),
+    "79": ("TP.HCM", "TPHCM", "TP HCM", "TP. HCM", "Sài Gòn"),
+    "77": ("Bà Rịa Vũng Tàu", "BR-VT"),
+    "66": ("Đăk Lăk", "Đắc Lắc", "Daklak"),
+    "67": ("Đăk Nông", "Đắc Nông"),
+    "62": ("Kontum",),
+}
+# Province names that are also common in other senses: they count only with a type word.
+_PROVINCE_NEEDS_TYPE = frozenset({"79"})  # "tư tưởng Hồ Chí Minh"
+
+DISTRICT_TYPES = ("Thành phố", "Thị xã", "Quận", "Huyện")
+# What a bulletin writes in front of a district name, by key: type it stands for.
+_TYPE_WORDS = {
+    "thành phố": "Thành phố", "tp": "Thành phố", "tp.": "Thành phố",
+    "thị xã": "Thị xã", "tx": "Thị xã", "tx.": "Thị xã",
+    "quận": "Quận", "q.": "Quận",
+    "huyện": "Huyện", "h.": "Huyện",
+}  # fmt: skip
+_PROVINCE_TYPE_WORDS = ("tỉnh", "thành phố", "tp", "tp.")
+# A bare name right after these words names something else ("xã Châu Thành", "chợ Tân Kỳ").
+_NOT_DISTRICT_BEFORE = frozenset((
+    "xã", "phường", "trấn", "ấp", "thôn", "xóm", "khóm", "bản", "tổ", "đường", "phố", "cầu",
+    "chợ", "sông", "kênh", "rạch", "trường", "hồ", "núi", "khu", "cụm", "làng", "cảng", "đảo",
+    "bến", "đồi", "đèo", "đình", "chùa", "đền", "nhà", "viên",
+))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Province:
+    code: str  # GSO code: "87"
+    name: str  # as in the 63-province system: "Đồng Tháp", "Thừa Thiên Huế"
+    full_name: str  # "Tỉnh Đồng Tháp"
+    current: str | None  # after the July 2025 merger: "Đồng Tháp", "Huế"
+
+
+@dataclass(frozen=True, slots=True)
+class District:
+    code: str  # GSO code: "867"
+    name: str  # official full name: "Thành phố Sa Đéc"
+    short: str  # "Sa Đéc"
+    type: str  # "Thành phố"
+    province: Province
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A place named in the text, with the units it may be."""
+
+    start: int
+    weight: float
+    districts: tuple[District, ...] = ()  # empty for a province mention
+    province: Province | None = None  # set for a province mention
+    named_type: str | None = None  # the type word the text used, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    locality: str | None = None
+    province: str | None = None
+    province_current: str | None = None
+
+
+def _name_pattern(names: Iterable[str]) -> str:
+    """One alternation of name keys, longest first; spaces and dashes written loosely."""
+    parts = []
+    for key in sorted(set(names), key=len, reverse=True):
+        escaped = re.escape(key).replace(r"\ \-\ ", r"\s*[-–]\s*").replace(r"\-", r"\s*[-–]\s*")
+        parts.append(escaped.replace(r"\ ", r"\s+"))
+    return "|".join(parts)
+
+
+def _type_pattern(words: Iterable[str]) -> str:
+    # Abbreviations with a dot may touch the name ("TP.Cao Lãnh"); words need a space.
+    dotted = [re.escape(w) + r"\s*" for w in words if w.endswith(".")]
+    spaced = [re.escape(w).replace(r"\ ", r"\s+") + r"\s+" for w in words if not w.endswith(".")]
+    return "|".join(sorted(dotted + spaced, key=len, reverse=True))
+
+
+class Gazetteer:
+    """Provinces and districts indexed by the match key of their names."""
+
+    def __init__(self, provinces: Sequence[Province], districts: Sequence[District]) -> None:
+        self.provinces = {p.code: p for p in provinces}
+        self.districts = tuple(districts)
+        self.districts_by_name: dict[str, tuple[District, ...]] = {}
+        by_name: dict[str, list[District]] = defaultdict(list)
+        for d in districts:
+            by_name[match_key(d.short)].append(d)
+        self.districts_by_name = {k: tuple(v) for k, v in by_name.items()}
+        self.provinces_by_name: dict[str, Province] = {}
+        for p in provinces:
+            names = (p.name, p.full_name, p.full_name.split(" ", 1)[1], p.current or p.name)
+            for name in (*names, *_PROVINCE_ALIASES.get(p.code, ())):
+                self.provinces_by_name.setdefault(match_key(name), p)
+        for p in provinces:  # "Thành phố Huế" is a province; keep the short key for it too
+            self.provinces_by_name.setdefault(match_key(p.full_name.split(" ", 1)[1]), p)
+        district_names = _name_pattern(self.districts_by_name)
+        province_names = _name_pattern(self.provinces_by_name)
+        self._typed_district = re.compile(
+            rf"(?<!\w)(?P<type>{_type_pattern(_TYPE_WORDS)})(?P<name>{district_names})(?!\w)"
+        )
+        self._typed_province = re.compile(
+            rf"(?<!\w)(?P<type>{_type_pattern(_PROVINCE_TYPE_WORDS)})(?P<name>{province_names})(?!\w)"
+        )
+        self._bare = re.compile(rf"(?<!\w)(?P<name>{district_names}|{province_names})(?!\w)")
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def province(self, name: str) -> Province | None:
+        """The province a free-form name means: "Đồng Tháp", "Tỉnh Đồng Tháp", "TP.HCM"."""
+        key = match_key(" ".join(name.split()))
+        key = re.sub(r"^(?:tỉnh|thành phố|tp\.?)\s*", "", key)
+        return self.provinces_by_name.get(key)
+
+    def districts_named(self, name: str) -> tuple[District, ...]:
+        """Districts a free-form name may mean: "Sa Đéc", "Thành phố Sa Đéc", "TP. Cao Lãnh"."""
+        key = match_key(" ".join(name.split()))
+        m = re.fullmatch(rf"(?P<type>{_type_pattern(_TYPE_WORDS)})?(?P<name>.+)", key)
+        if not m:
+            return ()
+        found = self.districts_by_name.get(m.group("name").strip(), ())
+        if m.group("type"):
+            typed = _TYPE_WORDS[m.group("type").strip().replace("  ", " ")]
+            found = tuple(d for d in found if d.type == typed) or found
+        return found
+
+    # -- finding mentions in text ----------------------------------------------------------
+
+    def mentions(self, text: str, weight: float = 1.0) -> list[Mention]:
+        """Every province and district named in `text` (NFC), in order."""
+        text = unicodedata.normalize("NFC", text)
+        key = match_key(text)
+        found: list[Mention] = []
+        taken: list[tuple[int, int]] = []
+
+        def free(a: int, b: int) -> bool:
+            return all(b <= s or a >= e for s, e in taken)
+
+        for m in self._typed_district.finditer(key):
+            named_type = _TYPE_WORDS[" ".join(m.group("type").split())]
+            name_key = " ".join(m.group("name").split())
+            candidates = self.districts_by_name.get(_canonical_name(name_key), ())
+            if named_type == "Thành phố" and _canonical_name(name_key) in self.provinces_by_name:
+                # "thành phố Cần Thơ" is a province, "thành phố Hà Tĩnh" a district of one.
+                candidates = tuple(d for d in candidates if d.type == "Thành phố")
+                if not candidates:
+                    continue
+            if not candidates:
+                continue
+            same_type = tuple(d for d in candidates if d.type == named_type)
+            found.append(Mention(m.start(), weight, same_type or candidates, named_type=named_type))
+            taken.append(m.span())
+        for m in self._typed_province.finditer(key):
+            if not free(*m.span()):
+                continue
+            province = self.provinces_by_name.get(_canonical_name(m.group("name")))
+            if province:
+                found.append(Mention(m.start(), weight, province=province))
+                taken.append(m.span())
+        for m in self._bare.finditer(key):
+            a, b = m.span()
+            if not free(a, b) or not _is_proper_noun(text, a, b):
+                continue
+            name_key = _canonical_name(m.group("name"))
+            province = self.provinces_by_name.get(name_key)
+            if province is not None:
+                if province.code not in _PROVINCE_NEEDS_TYPE:
+                    found.append(Mention(a, weight * 0.5, province=province))
+                continue
+            candidates = self.districts_by_name.get(name_key, ())
+            if candidates and _bare_name_ok(name_key):
+                found.append(Mention(a, weight * 0.5, candidates))
+        found.sort(key=lambda x: x.start)
+        return found
+
+
+def _canonical_name(key: str) -> str:
+    key = " ".join(key.split())
+    return re.sub(r"\s*[-–]\s*", " - ", key)
+
+
+def _bare_name_ok(name_key: str) -> bool:
+    # One short syllable ("Vinh", "Chũ", "1") is too often something else.
+    return " " in name_key or len(name_key) >= 5
+
+
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w.'’-]*)\s*$")
+_WORD_AFTER = re.compile(r"^\s+([^\W\d_]\w*)")
+
+
+def _is_proper_noun(text: str, a: int, b: int) -> bool:
+    """The span is written as a name on its own, not inside a longer name or a ward's name."""
+    span = text[a:b]
+    words = span.replace("-", " ").split()
+    if not all(w[0].isupper() for w in words if w[0].isalpha()):
+        return False
+    before = _WORD_BEFORE.search(text[max(0, a - 40) : a])
+    if before and not re.search(r"[.:;!?,(\"“–-]\s*$", text[max(0, a - 40) : a]):
+        word = before.group(1)
+        if match_key(word) in _NOT_DISTRICT_BEFORE:
+            return False
+        # "Nguyễn Thanh Bình" is a person; "UBND Tân Kỳ" and "TP Cao Lãnh" are fine.
+        if word[0].isupper() and not word.isupper() and len(word) > 1:
+            return False
+    after = _WORD_AFTER.match(text[b : b + 40])
+    return not (after and after.group(1)[0].isupper() and not after.group(1).isupper())
+
+
+# ---------------------------------------------------------------------------------------
+# Resolving mentions to one unit
+
+_MIN_LOCALITY_SCORE = 1.0  # a typed mention anywhere, or a bare one in the lead or title
+
+
+def resolve_mentions(
+    mentions: Sequence[Mention], province_hint: Province | None = None
+) -> tuple[District | tuple[str, Province | None] | None, Province | None]:
+    """The unit the mentions are mostly about, and its province.
+
+    Province evidence is the weight of province mentions plus that of district mentions
+    whose name exists in one province only (plus a strong hint, e.g. a JSONL "province").
+    A district name found in several provinces ("Huyện Châu Thành") goes to the one with
+    the most evidence; with none, its province stays unknown rather than guessed. The
+    district with the highest weight wins; ties go to the earliest mention.
+    """
+    evidence: dict[str, float] = defaultdict(float)
+    if province_hint is not None:
+        evidence[province_hint.code] += 100.0
+    for m in mentions:
+        if m.province is not None:
+            evidence[m.province.code] += m.weight
+        elif len({d.province.code for d in m.districts}) == 1:
+            evidence[m.districts[0].province.code] += m.weight
+
+    scores: dict[tuple[str, str | None], float] = defaultdict(float)
+    first_seen: dict[tuple[str, str | None], int] = {}
+    units: dict[tuple[str, str | None], District | None] = {}
+    for m in mentions:
+        if not m.districts:
+            continue
+        candidates = m.districts
+        codes = {d.province.code for d in candidates}
+        if len(codes) > 1:
+            best = max(evidence.get(c, 0.0) for c in codes)
+            if best > 0:
+                candidates = tuple(d for d in candidates if evidence.get(d.province.code) == best)
+        if province_hint is not None:
+            candidates = tuple(d for d in candidates if d.province == province_hint)
+            if not candidates:
+                continue
+        known = len({d.province.code for d in candidates}) == 1
+        names = {_named(d, m.named_type) for d in candidates}
+        for name in names:
+            province_code = candidates[0].province.code if known else None
+            unit = (name, province_code)
+            scores[unit] += m.weight / len(names)
+            first_seen.setdefault(unit, m.start)
+            exact = [d for d in candidates if d.name == name]
+            units[unit] = exact[0] if known and exact else None
+
+    if scores:
+        unit = max(scores, key=lambda u: (scores[u], -first_seen[u]))
+        if scores[unit] >= _MIN_LOCALITY_SCORE:
+            name, code = unit
+            district = units[unit]
+            province = province_hint or (load().provinces[code] if code else None)
+            return (district if district is not None else (name, province)), province
+    if province_hint is not None:
+        return None, province_hint
+    if evidence:
+        code = max(evidence, key=lambda c: evidence[c])
+        tied = [c for c in evidence if evidence[c] == evidence[code]]
+        if len(tied) == 1:
+            return None, load().provinces[code]
+    return None, None
+
+
+def _named(d: District, named_type: str | None) -> str:
+    """The unit as the bulletin names it: "thị xã Hồng Ngự" stays a thị xã."""
+    if named_type is None or named_type == d.type:
+        return d.name
+    return f"{named_type} {d.short}"
+
+
+def resolve(
+    sections: Iterable[tuple[str, float]], *, province_hint: str | None = None
+) -> Resolution:
+    """The locality and province that weighted pieces of text (title, lead, body) are about."""
+    gaz = load()
+    hint = gaz.province(province_hint) if province_hint else None
+    mentions: list[Mention] = []
+    offset = 0
+    for text, weight in sections:
+        for m in gaz.mentions(text, weight):
+            mentions.append(
+                Mention(m.start + offset, m.weight, m.districts, m.province, m.named_type)
+            )
+        offset += len(text) + 1
+    unit, province = resolve_mentions(mentions, hint)
+    if unit is None:
+        locality = None
+    elif isinstance(unit, District):
+        locality = unit.name
+    else:
+        locality = unit[0]
+    if province is None:
+        return Resolution(locality=locality)
+    return Resolution(locality, province.name, province.current)
+
+
+def province_of(name: str, sections: Iterable[tuple[str, float]] = ()) -> Province | None:
+    """The province of a district given by name; text mentions settle a shared name."""
+    gaz = load()
+    candidates = gaz.districts_named(name)
+    provinces = {d.province.code: d.province for d in candidates}
+    if len(provinces) <= 1:
+        return next(iter(provinces.values()), None)
+    evidence: dict[str, float] = defaultdict(float)
+    for text, weight in sections:
+        for m in gaz.mentions(text, weight):
+            if m.province is not None:
+                evidence[m.province.code] += m.weight
+            elif len({d.province.code for d in m.districts}) == 1:
+                evidence[m.districts[0].province.code] += m.weight
+    scored = sorted(((evidence.get(c, 0.0), c) for c in provinces), reverse=True)
+    if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return provinces[scored[0][1]]
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+@cache
+def load() -> Gazetteer:
+    """The gazetteer, built from the package data on first use and kept."""
+    from vietnamadminunits import convert_address  # loaded on first use
+    from vietnamadminunits.database import get_data
+
+    fields = ["province", "provinceShort", "provinceCode", "district", "districtType",
+              "districtCode"]  # fmt: skip
+    rows = get_data(fields=fields, table="admin_units_legacy")
+    provinces: dict[str, Province] = {}
+    districts: list[District] = []
+    for row in sorted(rows, key=lambda r: (r["provinceCode"], r["districtCode"])):
+        code = row["provinceCode"]
+        if code not in provinces:
+            current = convert_address(row["province"])
+            provinces[code] = Province(
+                code=code,
+                name=_LEGACY_NAMES.get(code, row["provinceShort"]),
+                full_name=row["province"],
+                current=getattr(current, "short_province", None),
+            )
+        # `districtShort` disambiguates ("Cao Lãnh (Thành phố)"); the name itself is plain.
+        district_type = row["districtType"]
+        short = row["district"][len(district_type) :].strip()
+        districts.append(
+            District(row["districtCode"], row["district"], short, district_type, provinces[code])
+        )
+    return Gazetteer(list(provinces.values()), districts)

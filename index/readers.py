@@ -1,0 +1,421 @@
+"""Read bulletin files of every supported kind into `Bulletin` records.
+
+`read_bulletins` walks files and folders in a fixed order and yields one `Bulletin` per
+article or one `Skipped` per unreadable file or line: a bad input never stops the run.
+JSON Lines are streamed line by line, so a million-line file takes the memory of one line.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import io
+import json
+import os
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import IO, Any
+
+from index import encoding, extract, gazetteer, portal
+from index.bulletin import Bulletin, Skipped
+
+Record = Bulletin | Skipped
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+HTML_SUFFIXES = (".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".text")
+# What a folder walk picks up; a file named explicitly is read whatever its name.
+SUPPORTED_SUFFIXES = JSONL_SUFFIXES + HTML_SUFFIXES + TEXT_SUFFIXES
+# One article is read whole; past this it is not a bulletin but a mistake.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF_BYTES = 4096
+_HTML_START = re.compile(rb"^\s*<(?:!doctype\s+html|html|head|body|meta|title|div|article)\b", re.I)
+_SPACES = re.compile(r"[^\S\n]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+# ---------------------------------------------------------------------------------------
+# Walking
+
+
+def read_bulletins(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
+    """Bulletins from files and folders (recursively, in sorted order), each file once."""
+    seen: set[str] = set()
+    for path in paths:
+        for item in _expand(os.fspath(path)):
+            if isinstance(item, Skipped):
+                yield item
+                continue
+            real = os.path.realpath(item)
+            if real in seen:
+                continue
+            seen.add(real)
+            yield from read_file(item)
+
+
+def _expand(path: str) -> Iterator[str | Skipped]:
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
+                    yield os.path.join(root, name)
+    elif os.path.exists(path):
+        yield path
+    else:
+        yield Skipped(path, "no such file or directory")
+
+
+def document_id(path: str) -> str:
+    """A file's bulletin id: its name without the extension ("001_43642a5dc4415f17")."""
+    name = PurePath(path).name
+    for suffix in (*JSONL_SUFFIXES, *HTML_SUFFIXES, *TEXT_SUFFIXES, ".gz"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return PurePath(name).stem or name
+
+
+# ---------------------------------------------------------------------------------------
+# One file
+
+
+def read_file(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Every bulletin in one file; the kind is told by extension, then by content."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as raw:
+            head = raw.read(_SNIFF_BYTES)
+        compressed = head.startswith(_GZIP_MAGIC)
+        if compressed:
+            with gzip.open(source, "rb") as inner:
+                head = inner.read(_SNIFF_BYTES)
+        kind = _kind(source, head)
+        if kind == "jsonl":
+            yield from _read_jsonl(source, compressed)
+            return
+        data = _read_whole(source, compressed)
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Skipped(source, _io_reason(exc))
+        return
+    if isinstance(data, Skipped):
+        yield data
+        return
+    try:
+        text = encoding.decode_bytes(data)
+    except encoding.DecodeError as exc:
+        yield Skipped(source, exc.reason)
+        return
+    if kind == "html":
+        yield from _read_html(source, text)
+    else:
+        yield _read_capture(source, text)
+
+
+def _io_reason(exc: BaseException) -> str:
+    if isinstance(exc, gzip.BadGzipFile | EOFError | zlib.error):
+        return f"corrupt gzip file: {exc}"
+    strerror = getattr(exc, "strerror", None)
+    return f"cannot read file: {strerror or exc}"
+
+
+def _kind(source: str, head: bytes) -> str:
+    name = source.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if start.startswith(b"{"):
+        return "jsonl"
+    if _HTML_START.match(start):
+        return "html"
+    return "text"
+
+
+def _read_whole(source: str, compressed: bool) -> bytes | Skipped:
+    opener = gzip.open if compressed else open
+    with opener(source, "rb") as f:
+        data = f.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        limit = MAX_DOCUMENT_BYTES // (1024 * 1024)
+        return Skipped(source, f"file too large for one bulletin (over {limit} MB)")
+    return data
+
+
+# ---------------------------------------------------------------------------------------
+# Portal text captures
+
+
+def _read_capture(source: str, text: str) -> Record:
+    article = portal.extract_article(text)
+    if article is None:
+        return Skipped(source, "no article found")
+    return make_bulletin(
+        id=document_id(source),
+        title=article.title,
+        paragraphs=article.paragraphs,
+        meta=article.meta,
+        source=source,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# HTML pages
+
+
+def _read_html(source: str, text: str) -> Iterator[Record]:
+    try:
+        import trafilatura  # heavy; only HTML needs it
+    except ImportError as exc:
+        yield Skipped(source, f"cannot read HTML: trafilatura is unavailable ({exc})")
+        return
+    doc = trafilatura.bare_extraction(
+        text,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    if doc is None or not (doc.text or "").strip():
+        yield Skipped(source, "no article found")
+        return
+    paragraphs, _captions = portal.clean_paragraphs(doc.text.splitlines())
+    title = extract.clean_title(doc.title or "") or (paragraphs[0] if paragraphs else None)
+    if paragraphs and title and extract.clean_title(paragraphs[0]) == title:
+        paragraphs = paragraphs[1:]
+    if not title or not paragraphs:
+        yield Skipped(source, "no article found")
+        return
+    yield make_bulletin(
+        id=document_id(source),
+        title=title,
+        paragraphs=paragraphs,
+        source=source,
+        given=Given(
+            date=_iso_date(doc.date),
+            has_date=_iso_date(doc.date) is not None,
+            author=_byline_from_meta(doc.author),
+            url=doc.url or None,
+        ),
+    )
+
+
+def _byline_from_meta(author: str | None) -> str | None:
+    """A meta author that names a person, not the site ("Cổng TTĐT …")."""
+    if not author:
+        return None
+    author = " ".join(author.split())
+    return author if extract.is_person_name(author) else None
+
+
+# ---------------------------------------------------------------------------------------
+# JSON Lines
+
+
+def _open_lines(source: str, compressed: bool) -> AbstractContextManager[IO[bytes]]:
+    return gzip.open(source, "rb") if compressed else open(source, "rb")
+
+
+def _read_jsonl(source: str, compressed: bool) -> Iterator[Record]:
+    records = 0
+    with _open_lines(source, compressed) as raw:
+        codec = encoding.sniff_bom(raw.read(4))
+        raw.seek(0)
+        if codec and codec != "utf-8-sig":
+            lines: Iterable[bytes | str] = io.TextIOWrapper(raw, encoding=codec)
+        else:
+            lines = raw
+        lineno = 0
+        try:
+            for lineno, line in enumerate(lines, 1):
+                if lineno == 1 and isinstance(line, bytes):
+                    line = line.removeprefix(b"\xef\xbb\xbf")
+                if not line.strip():
+                    continue
+                records += 1
+                yield _jsonl_record(source, lineno, line)
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+            reason = (
+                _io_reason(exc)
+                if not isinstance(exc, UnicodeDecodeError)
+                else (f"undecodable bytes ({codec}) after line {lineno}")
+            )
+            yield Skipped(source, reason)
+            return
+    if records == 0:
+        yield Skipped(source, encoding.EMPTY)
+
+
+def _jsonl_record(source: str, lineno: int, line: bytes | str) -> Record:
+    where = f"{source}:{lineno}"
+    try:
+        text = encoding.decode_line(line) if isinstance(line, bytes) else line
+    except encoding.DecodeError as exc:
+        return Skipped(where, f"{exc.reason} on line {lineno}")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Skipped(where, f"broken JSON on line {lineno}: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return Skipped(where, f"broken JSON on line {lineno}: nested too deeply")
+    return bulletin_from_record(obj, where)
+
+
+def bulletin_from_record(obj: Any, where: str) -> Record:
+    """A bulletin from one decoded JSON record; given metadata wins over inferred."""
+    if not isinstance(obj, dict):
+        return Skipped(where, f"not a JSON object (a JSON {type(obj).__name__})")
+    for field in ("id", "title", "body"):
+        if obj.get(field) is None:
+            return Skipped(where, f"missing required field '{field}'")
+    raw_id = obj["id"]
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = str(raw_id)  # numeric ids are common in exports; they are still ids
+    if not isinstance(raw_id, str):
+        return Skipped(where, "field 'id' must be a string")
+    if not raw_id.strip():
+        return Skipped(where, "field 'id' is empty")
+    for field in ("title", "body"):
+        if not isinstance(obj[field], str):
+            return Skipped(where, f"field '{field}' must be a string")
+    title = _clean_inline(obj["title"])
+    paragraphs = _clean_paragraphs(obj["body"])
+    if not title:
+        return Skipped(where, "field 'title' is empty")
+    if not paragraphs:
+        return Skipped(where, "field 'body' is empty")
+    kind = encoding.legacy_encoding(title + "\n" + "\n".join(paragraphs[:20]))
+    if kind == "vni":
+        return Skipped(where, encoding.VNI)
+    if kind == "tcvn3":
+        title = encoding.convert_tcvn3(title)
+        paragraphs = [encoding.convert_tcvn3(p) for p in paragraphs]
+    has_date = obj.get("date") not in (None, "")
+    return make_bulletin(
+        id=raw_id,
+        title=title,
+        paragraphs=paragraphs,
+        source=_optional_str(obj.get("source")) or where,
+        given=Given(
+            date=_iso_date(obj.get("date")) if has_date else None,
+            has_date=has_date,
+            author=_optional_str(obj.get("author")),
+            locality=_optional_str(obj.get("locality")),
+            province=_optional_str(obj.get("province")),
+            url=_optional_str(obj.get("url")),
+        ),
+    )
+
+
+def _optional_str(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = _clean_inline(value)
+    return value or None
+
+
+def _iso_date(value: Any) -> datetime.date | None:
+    """A date from "YYYY-MM-DD" (a time after it is ignored); None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    m = re.match(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T\s])", value)
+    if not m:
+        return None
+    return extract.parse_date(m.group(3), m.group(2), m.group(1))
+
+
+def _clean_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return _CONTROLS.sub(lambda m: "\n" if m.group() in "\r\x0c\x0b" else "", text)
+
+
+def _clean_inline(text: str) -> str:
+    return " ".join(_clean_text(text).split())
+
+
+def _clean_paragraphs(text: str) -> list[str]:
+    lines = (_SPACES.sub(" ", line).strip() for line in _clean_text(text).split("\n"))
+    return [line for line in lines if line]
+
+
+# ---------------------------------------------------------------------------------------
+# Assembling a bulletin
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    """Metadata a record states itself; it wins over what the text suggests."""
+
+    date: datetime.date | None = None
+    has_date: bool = False  # a "date" was given, even if unreadable: then it stays None
+    author: str | None = None
+    locality: str | None = None
+    province: str | None = None
+    url: str | None = None
+
+
+def make_bulletin(
+    *,
+    id: str,
+    title: str,
+    paragraphs: Sequence[str],
+    source: str,
+    meta: Sequence[str] = (),
+    given: Given | None = None,
+) -> Bulletin:
+    """A `Bulletin` with what was given, and the rest inferred from title and text."""
+    given = given or Given()
+    body = "\n\n".join(paragraphs)
+    date = given.date if given.has_date else extract.extract_date("\n".join([*meta, body]))
+    author, unit = extract.extract_author(body)
+    if given.author:
+        if author is None or extract.same_name(author, given.author):
+            pass
+        else:
+            unit = None  # the byline we read is someone else's
+        author = given.author
+    locality, province, current = _place(title, body, given)
+    return Bulletin(
+        id=id,
+        title=title,
+        body=body,
+        date=date,
+        author=author,
+        source_unit=unit,
+        locality=locality,
+        province=province,
+        province_current=current,
+        url=given.url,
+        source=source,
+    )
+
+
+def _place(title: str, body: str, given: Given) -> tuple[str | None, str | None, str | None]:
+    if given.locality:
+        province, current = extract.extract_province_of(given.locality, title, body)
+        if given.province:
+            province = given.province
+            current = _current_of(given.province)
+        return given.locality, province, current
+    if given.province:
+        known = gazetteer.load().province(given.province)
+        if known is None:
+            return None, given.province, None
+        locality, _province, _current = extract.extract_locality(
+            title, body, province_hint=given.province
+        )
+        return locality, given.province, known.current
+    return extract.extract_locality(title, body)
+
+
+def _current_of(province: str) -> str | None:
+    known = gazetteer.load().province(province)
+    return known.current if known else None
