@@ -47,6 +47,7 @@ _PROTECTED = re.compile(
     """,
     re.VERBOSE,
 )
+_SYLLABLE = re.compile(r"[^\W\d_]+")
 _WORD_CHARS = re.compile(r"[^\W_]+(?:[.,][0-9]+)*", re.UNICODE)
 
 
@@ -67,9 +68,13 @@ def nfc_with_offsets(text: str) -> tuple[str, list[int]]:
     cluster_start = 0
     for i in range(1, len(text) + 1):
         if i == len(text) or unicodedata.combining(text[i]) == 0:
-            composed = unicodedata.normalize("NFC", text[cluster_start:i])
+            cluster = text[cluster_start:i]
+            composed = unicodedata.normalize("NFC", cluster)
             pieces.append(composed)
-            starts.extend([cluster_start] * len(composed))
+            if composed == cluster:  # nothing composed (e.g. a mark no letter takes)
+                starts.extend(range(cluster_start, i))
+            else:
+                starts.extend([cluster_start] * len(composed))
             cluster_start = i
     starts.append(len(text))
     return "".join(pieces), starts
@@ -97,29 +102,60 @@ def canonical_syllable(syllable: str) -> str:
     Only syllables with exactly one tone mark on Latin vowels are moved; anything else (foreign
     words, numbers, garbage) is only lower-cased, so the function never invents letters.
     """
-    lowered = unicodedata.normalize("NFC", syllable.lower())
-    if not lowered.isalpha() or not any(ord(c) > 127 for c in lowered):
-        return lowered
-    letters: list[str] = []  # toneless NFC letters
+    return retone(unicodedata.normalize("NFC", syllable.lower()), new_style=False)
+
+
+@lru_cache(maxsize=200_000)
+def retone(syllable: str, new_style: bool) -> str:
+    """``syllable`` (NFC, any case) with its tone mark moved to the chosen style's vowel.
+
+    Case is kept and the length never changes (every Vietnamese toned vowel is one NFC
+    character), so offsets computed on the result hold for the input.
+    """
+    if not syllable.isalpha() or syllable.isascii():
+        return syllable
+    letters: list[str] = []  # toneless NFC letters, case kept
     tone = ""
-    for char in lowered:
+    for char in syllable:
         base, modifiers, mark = _split_marks(char)
         if mark:
             if tone:
-                return lowered  # two tone marks: not a Vietnamese syllable
+                return syllable  # two tone marks: not a Vietnamese syllable
             tone = mark
         letters.append(unicodedata.normalize("NFC", base + modifiers))
     if not tone:
-        return lowered
-    target = _tone_position(letters)
+        return syllable
+    target = _tone_position([letter.lower() for letter in letters], new_style)
     if target is None:
-        return lowered
+        return syllable
     letters[target] = unicodedata.normalize("NFC", letters[target] + tone)
-    return "".join(letters)
+    result = "".join(letters)
+    return result if len(result) == len(syllable) else syllable
 
 
-def _tone_position(letters: list[str]) -> int | None:
-    """Index of the letter that carries the tone in the traditional style, or None."""
+def to_segmenter_style(nfc: str) -> str:
+    """The text with tones in the new style ("hoà", "thuỷ", "uỷ"), same length.
+
+    pyvi's dictionary and model are written in that style; giving it one style makes "Uỷ ban"
+    and "Ủy ban" segment alike.
+    """
+    return _SYLLABLE.sub(lambda m: retone(m.group(0), new_style=True), nfc)
+
+
+def segmenter_input(text: str) -> str:
+    """What to give the segmenter for ``text``: its NFC form in pyvi's tone style.
+
+    Spans of the segmentation of this string are spans into ``NFC(text)``, which is what
+    :func:`analyze` expects when handed a segmentation.
+    """
+    return to_segmenter_style(nfc_with_offsets(text)[0])
+
+
+_NEW_STYLE_RIMES = frozenset({("o", "a"), ("o", "e"), ("u", "y")})
+
+
+def _tone_position(letters: list[str], new_style: bool = False) -> int | None:
+    """Index of the (lower-case) letter that carries the tone in the chosen style, or None."""
     start = 0
     word = "".join(letters)
     # "qu" and "gi" + vowel: the u / i belongs to the initial consonant.
@@ -142,6 +178,8 @@ def _tone_position(letters: list[str]) -> int | None:
     if has_final_consonant or len(cluster) == 1:
         return cluster[-1]
     if len(cluster) == 2:
+        if new_style and (letters[cluster[0]], letters[cluster[1]]) in _NEW_STYLE_RIMES:
+            return cluster[1]  # new style: hoà, thuỷ, khoẻ
         return cluster[0]  # traditional: hòa, thủy, khỏe, mái, mùi
     return cluster[1]  # ngoài, xoáy
 
@@ -189,7 +227,11 @@ def _syllable_tokens(nfc: str, segmentation: Segmentation | None) -> list[tuple[
     pieces = segmentation.syllables if segmentation is not None else [(0, len(nfc))]
     for start, end in pieces:
         for match in _WORD_CHARS.finditer(nfc, start, end):
-            spans.append(match.span())
+            stop = match.end()
+            # A mark that NFC could not compose still belongs to the letter before it.
+            while stop < len(nfc) and unicodedata.combining(nfc[stop]):
+                stop += 1
+            spans.append((match.start(), stop))
     return spans
 
 
@@ -209,7 +251,7 @@ def analyze(
         return []
     nfc, starts = nfc_with_offsets(text)
     if segmentation is None and segment:
-        segmentation = default_segmenter().segment(nfc)
+        segmentation = default_segmenter().segment(to_segmenter_style(nfc))
     spans = _syllable_tokens(nfc, segmentation if segment else None)
     tokens: list[AnalyzedToken] = []
     position_of_start: dict[int, int] = {}
