@@ -407,7 +407,8 @@ class _Execution:
             return []
         # Filters are already applied to ``matched``; pass them on only when they narrowed it.
         allow = set(self.matched.tolist()) if self.allowed is not None else None
-        if sort == "date" or isinstance(self.query, wq.Every):
+        by_date = sort == "date" or isinstance(self.query, wq.Every)
+        if by_date:
             ranked = searcher.search(
                 self.query,
                 limit=start + per_page,
@@ -421,11 +422,17 @@ class _Execution:
             ranked = searcher.search(
                 self.query, limit=start + per_page, filter=allow, optimize=False
             )
+        positions = range(start, min(len(ranked), start + per_page))
+        docnums = [ranked.docnum(position) for position in positions]
+        if not by_date:
+            scores = {d: ranked.score(p) for d, p in zip(docnums, positions, strict=True)}
+        else:  # sorted by date: the page's relevance scores come from a small scored search
+            scored = searcher.search(self.query, limit=len(docnums), filter=set(docnums))
+            scores = {hit.docnum: hit.score for hit in scored}
         patterns = _patterns(self.parsed)
         hits: list[Hit] = []
-        for position in range(start, min(len(ranked), start + per_page)):
-            docnum = ranked.docnum(position)
-            score = ranked.score(position) or 0.0
+        for docnum in docnums:
+            score = scores.get(docnum) or 0.0
             stored = searcher.stored_fields(docnum)
             title = stored.get("title", "")
             body = stored.get("body", "")
