@@ -268,7 +268,7 @@ def build_pagination(args: SearchArgs, pages: int) -> dict[str, Any] | None:
     return {
         "prev_url": args.url(page=current - 1) if current > 1 else None,
         "next_url": args.url(page=current + 1) if current < pages else None,
-        "items": items,
+        "pages": items,
     }
 
 
@@ -489,7 +489,9 @@ def feed() -> Response:
     dated = [entry["updated"] for entry in entries if entry["updated"]]
     updated = max(dated) if dated else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for entry in entries:
-        entry["updated"] = entry["updated"] or updated
+        # Atom requires a date. Undated bulletins come last in a date sort; the oldest date
+        # shown keeps them there in readers that re-sort, instead of posing as news.
+        entry["updated"] = entry["updated"] or (min(dated) if dated else updated)
     described = [args.q and f"«{args.q}»", *args.filters.values()]
     title = " · ".join(part for part in described if part) or "Bản tin mới nhất"
     feed_params = urlencode(_feed_params(args))
