@@ -215,3 +215,7 @@ def _terminal(html: str, bold: bool = False) -> str:
         cursor = match.end()
     parts.append(click.style(unescape(html[cursor:]), bold=bold))
     return "".join(parts)
+
+
+if __name__ == "__main__":
+    main()
