@@ -66,6 +66,8 @@ def take_screenshots(base_url: str, out: Path, query: str) -> list[Path]:
         )
         try:
             page = context.new_page()
+            # The first search loads the segmentation model: keep that time out of the picture.
+            page.goto(f"{base_url}/?q={query}")
             for name, viewport in VIEWPORTS.items():
                 page.set_viewport_size(viewport)
                 page.goto(f"{base_url}/?q={query}")
