@@ -55,22 +55,34 @@ _VNI_PAIR = re.compile(
 )
 _WORD = re.compile(r"\S+")
 
-_VIETNAMESE_LETTERS = set(
-    _UNICODE_LOWER + _UNICODE_LOWER.upper() + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
 
-
-def _tcvn3_word(word: str) -> str:
-    converted = "".join(TCVN3_TABLE.get(c, c) for c in word)
+def _caps(word: str) -> bool | None:
+    """Whether a word is written in capitals; None when its own letters cannot tell."""
     letters = [c for c in word if c.isalpha() and c not in TCVN3_TABLE]
-    if len(letters) >= 2 and all(c.isupper() for c in letters):
-        return converted.upper()  # "HUYÖN" was "HUYỆN" in an uppercase font
-    return converted
+    if not letters or not all(c.isupper() for c in letters):
+        return False
+    return True if len(letters) >= 2 else None  # "KỲ" or "Kỳ"? ask the neighbours
 
 
 def convert_tcvn3(text: str) -> str:
-    """TCVN3 mojibake (bytes read as Latin-1) to NFC Unicode, character for character."""
-    return unicodedata.normalize("NFC", _WORD.sub(lambda m: _tcvn3_word(m.group()), text))
+    """TCVN3 mojibake (bytes read as Latin-1) to NFC Unicode, character for character.
+
+    TCVN3 has no codes for capitals with a tone: they are the lowercase codes in an uppercase
+    font ("HUYÖN" is "HUYỆN"), so a word written in capitals is upper-cased whole.
+    """
+    parts = re.split(r"(\s+)", text)
+    words = parts[0::2]
+    caps = [_caps(w) for w in words]
+    out = []
+    for i, word in enumerate(words):
+        converted = "".join(TCVN3_TABLE.get(c, c) for c in word)
+        upper = caps[i]
+        if upper is None:
+            upper = any(caps[j] for j in (i - 1, i + 1) if 0 <= j < len(caps))
+        out.append(converted.upper() if upper else converted)
+        if 2 * i + 1 < len(parts):
+            out.append(parts[2 * i + 1])
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def legacy_encoding(text: str) -> str | None:
@@ -143,37 +155,74 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def _vietnamese_score(text: str) -> float:
-    """Share of non-ASCII letters that are Vietnamese letters: 1.0 for clean Vietnamese."""
-    non_ascii = [
-        c
-        for c in text[:_SAMPLE]
-        if ord(c) > 127 and not c.isspace() and unicodedata.category(c)[0] != "P"
-    ]
-    if not non_ascii:
+_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
+# The shape of one Vietnamese syllable once tone marks are removed (loose on vowel clusters).
+_SYLLABLE = re.compile(
+    r"^(?:ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdđghklmnpqrstvx])?"
+    r"[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnpt])?$"
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+_MIN_SYLLABLE_SHARE = 0.8
+
+
+def _is_syllable(word: str) -> bool:
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    if sum(decomposed.count(t) for t in _TONE_MARKS) > 1:
+        return False
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONE_MARKS))
+    return bool(_SYLLABLE.match(base))
+
+
+def vietnamese_score(text: str) -> float:
+    """Share of the words with non-ASCII letters that are well-formed Vietnamese syllables.
+
+    Clean Vietnamese scores near 1.0; the same bytes read with the wrong 8-bit table give
+    letters no syllable allows ("ngaèy", "ủaừ") and score low.
+    """
+    words = [w for w in _LETTERS.findall(text[:_SAMPLE]) if not w.isascii()]
+    if not words:
         return 0.0
-    return sum(c in _VIETNAMESE_LETTERS for c in non_ascii) / len(non_ascii)
+    return sum(map(_is_syllable, words)) / len(words)
 
 
 def _eight_bit(data: bytes) -> str | None:
-    """The better of Windows-1258 and TCVN3 for Vietnamese 8-bit bytes, if either fits."""
+    """Windows-1258 or TCVN3, whichever reads as Vietnamese; None if neither does."""
     candidates = []
     with contextlib.suppress(UnicodeDecodeError):
         candidates.append(unicodedata.normalize("NFC", data.decode("cp1258")))
     if not any(0x80 <= b < 0xA0 for b in data[:_SAMPLE]):  # TCVN3 leaves these unused
         candidates.append(convert_tcvn3(data.decode("latin-1")))
-    scored = [(_vietnamese_score(t), t) for t in candidates]
-    scored = [(s, t) for s, t in scored if s >= 0.9]
-    if not scored:
-        return None
-    return max(scored, key=lambda st: st[0])[1]
+    best_score, best = 0.0, None
+    for text in candidates:  # Windows-1258 first: it wins a tie
+        score = vietnamese_score(text)
+        if score > best_score:
+            best_score, best = score, text
+    return best if best_score >= _MIN_SYLLABLE_SHARE else None
+
+
+_MAX_BAD_UTF8 = 1 / 10_000  # a few damaged bytes in a UTF-8 file: keep it, mark the damage
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for c in text if ord(c) > 127) - bad
+    if bad <= max(3, len(data) * _MAX_BAD_UTF8) and multibyte > 10 * bad:
+        return text
+    return None
+
+
+# Encodings we accept from charset-normalizer: scripts a Vietnamese bulletin may be in.
+_LATIN_ENCODINGS = frozenset(
+    {"ascii", "utf_8", "utf_16", "utf_32", "cp1258", "cp1252", "latin_1", "iso8859_15"}
+)
 
 
 def _charset_normalizer(data: bytes) -> str | None:
     from charset_normalizer import from_bytes  # only odd files need it
 
-    best = from_bytes(data).best()
-    if best is None:
+    best = from_bytes(data, cp_isolation=sorted(_LATIN_ENCODINGS)).best()
+    if best is None or best.encoding not in _LATIN_ENCODINGS:
         return None
     return str(best)
 
@@ -208,7 +257,7 @@ def _decode_without_bom(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    text = _eight_bit(data)
+    text = _mostly_utf8(data) or _eight_bit(data)
     if text is not None:
         return text
     if legacy_encoding(data[:_SAMPLE].decode("latin-1")) == "vni":

@@ -67,16 +67,20 @@ _PUBLISHED = re.compile(
 # A dateline opening the lead: "Sáng ngày 05/7/2022, …", "Ngày 29/4/2022, …".
 _DATELINE = re.compile(
     r"^\W{0,3}(?:(?:sáng|chiều|tối|trưa|đêm|rạng sáng|sáng sớm)\s+)?"
-    r"(?:(?:thứ\s+\w+|chủ\s+nhật)\s*,?\s+)?(?:ngày\s+)?(?=\d)",
+    r"(?:(?:thứ\s+\w+|chủ\s+nhật)\s*,?\s+)?",
     _I,
 )
+_DAY_WORD = re.compile(r"ngày\s+", _I)
 # A date right after one of these is the date of another document, not of the event:
 # "Quyết định số 1822/QĐ-UBND ngày 22/12/2020".
 _REFERENCE = re.compile(
-    r"(?:quyết\s+định|kế\s+hoạch|công\s+văn|thông\s+báo|nghị\s+quyết|nghị\s+định|chỉ\s+thị|"
-    r"thông\s+tư|tờ\s+trình|báo\s+cáo|văn\s+bản|luật|pháp\s+lệnh|hướng\s+dẫn|đề\s+án|"
-    r"chương\s+trình|quy\s+định|quy\s+chế|giấy\s+phép|biên\s+bản|số\s*:?\s*[\w./-]*\d[\w./-]*)"
-    r"[^.;:!?]{0,60}?(?:ngày|ban\s+hành\s+ngày|ký\s+ngày)?\s*$",
+    r"(?:\b(?:quyết\s+định|kế\s+hoạch|công\s+văn|thông\s+báo|nghị\s+quyết|nghị\s+định|"
+    r"chỉ\s+thị|thông\s+tư|tờ\s+trình|báo\s+cáo|văn\s+bản|luật|pháp\s+lệnh|hướng\s+dẫn|"
+    r"đề\s+án|chương\s+trình|quy\s+định|quy\s+chế|giấy\s+phép|biên\s+bản)\b"
+    r"|\bsố\s*:?\s*[\w./-]*\d[\w./-]*)"
+    # what may stand between the designation and the date: no comma, no other date
+    r"(?:(?!ngày\s+\d)[^,;:!?.]){0,50}?"
+    r"(?:\s(?:ban\s+hành|ký)\s+)?(?:\sngày)?\s*$",
     _I,
 )
 _REFERENCE_WINDOW = 120
@@ -124,6 +128,16 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in (_SPACES.sub(" ", s).strip() for s in text.splitlines()) if p]
 
 
+def _dateline(paragraph: str) -> datetime.date | None:
+    """The date a paragraph opens with, after an optional time of day and weekday."""
+    opening = _DATELINE.match(paragraph)
+    pos = opening.end() if opening else 0
+    m = DATE.match(paragraph, pos)
+    if m is None and (day := _DAY_WORD.match(paragraph, pos)):
+        m = DATE.match(paragraph, day.end())
+    return _date_of(m) if m else None
+
+
 def extract_date(text: str) -> datetime.date | None:
     """The bulletin's own date.
 
@@ -137,16 +151,12 @@ def extract_date(text: str) -> datetime.date | None:
             dates = find_dates(line, skip_references=False)
             if dates:
                 return dates[0]
-    lead = paragraphs[: _META_LINES + _LEAD_PARAGRAPHS]
+    lead = [p for p in paragraphs[: _META_LINES + _LEAD_PARAGRAPHS] if not _PUBLISHED.search(p)]
+    lead = lead[:_LEAD_PARAGRAPHS]
     for para in lead:
-        opening = _DATELINE.match(para)
-        if opening:
-            m = DATE.match(para, opening.end()) or DATE.match(para, max(0, opening.end() - 5))
-            if m and m.start() <= opening.end() + 1 and (date := _date_of(m)):
-                return date
+        if (date := _dateline(para)) is not None:
+            return date
     for para in lead:
-        if _PUBLISHED.search(para):
-            continue
         dates = find_dates(para)
         if dates:
             return dates[0]

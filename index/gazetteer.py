@@ -45,7 +45,9 @@ def _lower_char(c: str) -> str:
 def match_key(text: str) -> str:
     """NFC, lower-cased, tone placement unified; same length as NFC(text)."""
     text = unicodedata.normalize("NFC", text)
-    low = "".join(map(_lower_char, text))
+    low = text.lower()
+    if len(low) != len(text):  # a few letters lower-case to two characters ("İ")
+        low = "".join(map(_lower_char, text))
     return _TONE_PAIR.sub(lambda m: _OLD_TONE_PLACEMENT[m.group(1)], low)
 
 
@@ -56,7 +58,7 @@ _LEGACY_NAMES = {"46": "Thừa Thiên Huế"}  # see the module docstring
 # Names people write that the package does not carry in accented form.
 _PROVINCE_ALIASES = {
     "46": ("Thừa Thiên Huế", "Thừa Thiên - Huế", "TT-Huế", "TT Huế"),
-    "79": ("TP.HCM", "TPHCM", "TP HCM", "TP. HCM", "Sài Gòn"),
+    "79": ("TP.HCM", "TPHCM", "TP HCM", "TP. HCM", "HCM", "Sài Gòn"),
     "77": ("Bà Rịa Vũng Tàu", "BR-VT"),
     "66": ("Đăk Lăk", "Đắc Lắc", "Daklak"),
     "67": ("Đăk Nông", "Đắc Nông"),
@@ -117,128 +119,181 @@ class Resolution:
     province_current: str | None = None
 
 
-def _name_pattern(names: Iterable[str]) -> str:
-    """One alternation of name keys, longest first; spaces and dashes written loosely."""
-    parts = []
-    for key in sorted(set(names), key=len, reverse=True):
-        escaped = re.escape(key).replace(r"\ \-\ ", r"\s*[-–]\s*").replace(r"\-", r"\s*[-–]\s*")
-        parts.append(escaped.replace(r"\ ", r"\s+"))
-    return "|".join(parts)
+# Words of a match key: letters and digits, apostrophes inside ("m'đrắk"); dashes and dots
+# separate words, so "Phan Rang - Tháp Chàm" and "Phan Rang-Tháp Chàm" are the same four.
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# What may stand between the words of one name, and between a type word and the name.
+_NAME_GAP = re.compile(r"\s*[-–]?\s*")
+_TYPE_GAP = re.compile(r"\.?\s*")
+# Type words as token tuples; the one-letter abbreviations count only with their dot.
+_TYPE_TOKENS: dict[tuple[str, ...], str] = {
+    tuple(_TOKEN.findall(word)): district_type for word, district_type in _TYPE_WORDS.items()
+}
+_DOTTED_ONLY = frozenset({("h",), ("q",)})
+_PROVINCE_TYPE_TOKENS = frozenset(tuple(_TOKEN.findall(w)) for w in _PROVINCE_TYPE_WORDS)
+_TYPE_FIRST_WORDS = frozenset(t[0] for t in (*_TYPE_TOKENS, *_PROVINCE_TYPE_TOKENS))
 
 
-def _type_pattern(words: Iterable[str]) -> str:
-    # Abbreviations with a dot may touch the name ("TP.Cao Lãnh"); words need a space.
-    dotted = [re.escape(w) + r"\s*" for w in words if w.endswith(".")]
-    spaced = [re.escape(w).replace(r"\ ", r"\s+") + r"\s+" for w in words if not w.endswith(".")]
-    return "|".join(sorted(dotted + spaced, key=len, reverse=True))
+def name_tokens(name: str) -> tuple[str, ...]:
+    """A name as the tuple of its key's words: the form names are looked up by."""
+    return tuple(_TOKEN.findall(match_key(name)))
 
 
 class Gazetteer:
-    """Provinces and districts indexed by the match key of their names."""
+    """Provinces and districts indexed by the words of their names' match keys."""
 
     def __init__(self, provinces: Sequence[Province], districts: Sequence[District]) -> None:
         self.provinces = {p.code: p for p in provinces}
         self.districts = tuple(districts)
-        self.districts_by_name: dict[str, tuple[District, ...]] = {}
-        by_name: dict[str, list[District]] = defaultdict(list)
+        by_name: dict[tuple[str, ...], list[District]] = defaultdict(list)
         for d in districts:
-            by_name[match_key(d.short)].append(d)
+            by_name[name_tokens(d.short)].append(d)
         self.districts_by_name = {k: tuple(v) for k, v in by_name.items()}
-        self.provinces_by_name: dict[str, Province] = {}
+        self.provinces_by_name: dict[tuple[str, ...], Province] = {}
         for p in provinces:
-            names = (p.name, p.full_name, p.full_name.split(" ", 1)[1], p.current or p.name)
+            names = (p.name, p.full_name, p.full_name.split(" ", 1)[1])
             for name in (*names, *_PROVINCE_ALIASES.get(p.code, ())):
-                self.provinces_by_name.setdefault(match_key(name), p)
-        for p in provinces:  # "Thành phố Huế" is a province; keep the short key for it too
-            self.provinces_by_name.setdefault(match_key(p.full_name.split(" ", 1)[1]), p)
-        district_names = _name_pattern(self.districts_by_name)
-        province_names = _name_pattern(self.provinces_by_name)
-        self._typed_district = re.compile(
-            rf"(?<!\w)(?P<type>{_type_pattern(_TYPE_WORDS)})(?P<name>{district_names})(?!\w)"
-        )
-        self._typed_province = re.compile(
-            rf"(?<!\w)(?P<type>{_type_pattern(_PROVINCE_TYPE_WORDS)})(?P<name>{province_names})(?!\w)"
-        )
-        self._bare = re.compile(rf"(?<!\w)(?P<name>{district_names}|{province_names})(?!\w)")
+                self.provinces_by_name.setdefault(name_tokens(name), p)
+        # For each word that starts a name, the longest name it starts: most words start none.
+        self._starts: dict[str, int] = {}
+        for name in (*self.districts_by_name, *self.provinces_by_name):
+            self._starts[name[0]] = max(self._starts.get(name[0], 0), len(name))
 
     # -- lookups ---------------------------------------------------------------------------
 
     def province(self, name: str) -> Province | None:
         """The province a free-form name means: "Đồng Tháp", "Tỉnh Đồng Tháp", "TP.HCM"."""
-        key = match_key(" ".join(name.split()))
-        key = re.sub(r"^(?:tỉnh|thành phố|tp\.?)\s*", "", key)
-        return self.provinces_by_name.get(key)
+        tokens = name_tokens(name)
+        found = self.provinces_by_name.get(tokens)
+        if found is None:
+            for prefix in _PROVINCE_TYPE_TOKENS:
+                if tokens[: len(prefix)] == prefix:
+                    found = found or self.provinces_by_name.get(tokens[len(prefix) :])
+        return found
 
     def districts_named(self, name: str) -> tuple[District, ...]:
         """Districts a free-form name may mean: "Sa Đéc", "Thành phố Sa Đéc", "TP. Cao Lãnh"."""
-        key = match_key(" ".join(name.split()))
-        m = re.fullmatch(rf"(?P<type>{_type_pattern(_TYPE_WORDS)})?(?P<name>.+)", key)
-        if not m:
-            return ()
-        found = self.districts_by_name.get(m.group("name").strip(), ())
-        if m.group("type"):
-            typed = _TYPE_WORDS[m.group("type").strip().replace("  ", " ")]
-            found = tuple(d for d in found if d.type == typed) or found
-        return found
+        tokens = name_tokens(name)
+        found = self.districts_by_name.get(tokens, ())
+        if found:
+            return found
+        for prefix, district_type in _TYPE_TOKENS.items():
+            if tokens[: len(prefix)] == prefix and len(tokens) > len(prefix):
+                named = self.districts_by_name.get(tokens[len(prefix) :], ())
+                same_type = tuple(d for d in named if d.type == district_type)
+                if named:
+                    return same_type or named
+        return ()
 
     # -- finding mentions in text ----------------------------------------------------------
 
+    def _name_at(
+        self, key: str, words: Sequence[re.Match[str]], tokens: Sequence[str], i: int
+    ) -> tuple[int, tuple[str, ...]] | None:
+        """The longest known name starting at word i: (number of words, name tokens)."""
+        if i >= len(tokens):
+            return None
+        longest = min(self._starts.get(tokens[i], 0), len(tokens) - i)
+        for n in range(longest, 0, -1):
+            name = tuple(tokens[i : i + n])
+            if name not in self.districts_by_name and name not in self.provinces_by_name:
+                continue
+            gaps = (key[words[j].end() : words[j + 1].start()] for j in range(i, i + n - 1))
+            if all(_NAME_GAP.fullmatch(g) for g in gaps):
+                return n, name
+        return None
+
+    def _type_at(
+        self, key: str, words: Sequence[re.Match[str]], tokens: Sequence[str], i: int
+    ) -> tuple[int, tuple[str, ...]] | None:
+        """A type word ("huyện", "thành phố", "TP.") ending right before a name at word i."""
+        if tokens[i] not in _TYPE_FIRST_WORDS:
+            return None
+        for size in (2, 1):
+            if i + size >= len(tokens):
+                continue
+            typed = tuple(tokens[i : i + size])
+            if typed not in _TYPE_TOKENS and typed not in _PROVINCE_TYPE_TOKENS:
+                continue
+            gap = key[words[i + size - 1].end() : words[i + size].start()]
+            if not _TYPE_GAP.fullmatch(gap) or (typed in _DOTTED_ONLY and "." not in gap):
+                continue
+            if size == 2 and not _NAME_GAP.fullmatch(key[words[i].end() : words[i + 1].start()]):
+                continue
+            return size, typed
+        return None
+
     def mentions(self, text: str, weight: float = 1.0) -> list[Mention]:
-        """Every province and district named in `text` (NFC), in order."""
+        """Every province and district named in `text`, in order.
+
+        A name after a type word ("huyện Tân Kỳ", "TP.Cao Lãnh", "tỉnh Đồng Tháp") is a
+        mention whatever its case; a bare name counts half, and only when it is written as a
+        proper name on its own (see `_is_proper_noun`).
+        """
         text = unicodedata.normalize("NFC", text)
         key = match_key(text)
+        words = list(_TOKEN.finditer(key))
+        tokens = [w.group() for w in words]
         found: list[Mention] = []
-        taken: list[tuple[int, int]] = []
-
-        def free(a: int, b: int) -> bool:
-            return all(b <= s or a >= e for s, e in taken)
-
-        for m in self._typed_district.finditer(key):
-            named_type = _TYPE_WORDS[" ".join(m.group("type").split())]
-            name_key = " ".join(m.group("name").split())
-            candidates = self.districts_by_name.get(_canonical_name(name_key), ())
-            if named_type == "Thành phố" and _canonical_name(name_key) in self.provinces_by_name:
-                # "thành phố Cần Thơ" is a province, "thành phố Hà Tĩnh" a district of one.
-                candidates = tuple(d for d in candidates if d.type == "Thành phố")
-                if not candidates:
+        i = 0
+        while i < len(words):
+            typed = self._type_at(key, words, tokens, i)
+            if typed is not None:
+                size, type_tokens = typed
+                name = self._name_at(key, words, tokens, i + size)
+                start = words[i].start()
+                mention = name and self._typed_mention(start, weight, type_tokens, name[1])
+                if name and mention is not None:
+                    found.append(mention)
+                    i += size + name[0]
                     continue
-            if not candidates:
+            name = self._name_at(key, words, tokens, i)
+            if name is None:
+                i += 1
                 continue
-            same_type = tuple(d for d in candidates if d.type == named_type)
-            found.append(Mention(m.start(), weight, same_type or candidates, named_type=named_type))
-            taken.append(m.span())
-        for m in self._typed_province.finditer(key):
-            if not free(*m.span()):
-                continue
-            province = self.provinces_by_name.get(_canonical_name(m.group("name")))
-            if province:
-                found.append(Mention(m.start(), weight, province=province))
-                taken.append(m.span())
-        for m in self._bare.finditer(key):
-            a, b = m.span()
-            if not free(a, b) or not _is_proper_noun(text, a, b):
-                continue
-            name_key = _canonical_name(m.group("name"))
-            province = self.provinces_by_name.get(name_key)
-            if province is not None:
-                if province.code not in _PROVINCE_NEEDS_TYPE:
-                    found.append(Mention(a, weight * 0.5, province=province))
-                continue
-            candidates = self.districts_by_name.get(name_key, ())
-            if candidates and _bare_name_ok(name_key):
-                found.append(Mention(a, weight * 0.5, candidates))
-        found.sort(key=lambda x: x.start)
+            n, found_name = name
+            a, b = words[i].start(), words[i + n - 1].end()
+            if _is_proper_noun(text, a, b):
+                mention = self._bare_mention(a, weight, found_name)
+                if mention is not None:
+                    found.append(mention)
+            i += n
         return found
 
+    def _typed_mention(
+        self, start: int, weight: float, type_tokens: tuple[str, ...], name: tuple[str, ...]
+    ) -> Mention | None:
+        districts = self.districts_by_name.get(name, ())
+        province = self.provinces_by_name.get(name)
+        named_type = _TYPE_TOKENS.get(type_tokens)
+        if named_type is None:  # "tỉnh …"
+            return Mention(start, weight, province=province) if province else None
+        if named_type == "Thành phố" and province is not None:
+            # "thành phố Cần Thơ" is a province; "thành phố Hà Tĩnh" a district of one.
+            districts = tuple(d for d in districts if d.type == "Thành phố")
+            if not districts:
+                return Mention(start, weight, province=province)
+        if not districts:
+            return None
+        same_type = tuple(d for d in districts if d.type == named_type)
+        return Mention(start, weight, same_type or districts, named_type=named_type)
 
-def _canonical_name(key: str) -> str:
-    key = " ".join(key.split())
-    return re.sub(r"\s*[-–]\s*", " - ", key)
+    def _bare_mention(self, start: int, weight: float, name: tuple[str, ...]) -> Mention | None:
+        province = self.provinces_by_name.get(name)
+        if province is not None:
+            # A name shared by a province and a district ("Hà Tĩnh") bare means the province.
+            if province.code in _PROVINCE_NEEDS_TYPE:
+                return None
+            return Mention(start, weight * 0.5, province=province)
+        districts = self.districts_by_name.get(name, ())
+        if districts and _bare_name_ok(name):
+            return Mention(start, weight * 0.5, districts)
+        return None
 
 
-def _bare_name_ok(name_key: str) -> bool:
+def _bare_name_ok(name: tuple[str, ...]) -> bool:
     # One short syllable ("Vinh", "Chũ", "1") is too often something else.
-    return " " in name_key or len(name_key) >= 5
+    return len(name) > 1 or len(name[0]) >= 5
 
 
 _WORD_BEFORE = re.compile(r"([^\W\d_][\w.'’-]*)\s*$")

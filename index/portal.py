@@ -67,7 +67,9 @@ COMMON_END = _rx(
 
 # Photo captions: "ảnh: …", "(Ảnh: …)", "Quang cảnh hội nghị", "(Toàn cảnh …)".
 _CAPTION_PREFIX = re.compile(
-    r"^\(?\s*(ảnh|hình|hình ảnh|ảnh minh (họa|hoạ))\s*:|^\(?\s*(quang cảnh|toàn cảnh)\b", _I
+    r"^\(?\s*(ảnh|hình|hình ảnh|ảnh minh (họa|hoạ))\s*:|^\(?\s*(quang cảnh|toàn cảnh)\b"
+    r"|^\(\s*(ảnh|hình)\b[^()]*\)\.?$|^ảnh minh (họa|hoạ)\b",
+    _I,
 )
 _CAPTION_MAX_WORDS = 30
 

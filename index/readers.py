@@ -7,6 +7,7 @@ JSON Lines are streamed line by line, so a million-line file takes the memory of
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import gzip
 import io
@@ -194,26 +195,44 @@ def _read_html(source: str, text: str) -> Iterator[Record]:
     if not title or not paragraphs:
         yield Skipped(source, "no article found")
         return
-    yield make_bulletin(
+    author, unit = extract.extract_author("\n".join(paragraphs))
+    if author is None:
+        author, unit = _byline_from_html(text, doc.author)
+    date = _iso_date(doc.date)
+    bulletin = make_bulletin(
         id=document_id(source),
         title=title,
         paragraphs=paragraphs,
         source=source,
-        given=Given(
-            date=_iso_date(doc.date),
-            has_date=_iso_date(doc.date) is not None,
-            author=_byline_from_meta(doc.author),
-            url=doc.url or None,
-        ),
+        given=Given(date=date, has_date=date is not None, author=author, url=doc.url or None),
     )
+    if author is not None and bulletin.source_unit is None and unit is not None:
+        bulletin = dataclasses.replace(bulletin, source_unit=unit)
+    yield bulletin
 
 
-def _byline_from_meta(author: str | None) -> str | None:
-    """A meta author that names a person, not the site ("Cổng TTĐT …")."""
-    if not author:
-        return None
-    author = " ".join(author.split())
-    return author if extract.is_person_name(author) else None
+def _byline_from_html(html: str, meta_author: str | None) -> tuple[str | None, str | None]:
+    """Author and unit from the page's byline, which trafilatura keeps out of the text.
+
+    trafilatura's author field splits a byline at dashes and commas ("Minh Tâm; Thể thao
+    …"), so we find the line it came from in the page and read that line ourselves.
+    """
+    names = [n.strip() for n in (meta_author or "").split(";") if n.strip()]
+    if not names or not extract.is_person_name(names[0]):
+        return None, None
+    from lxml import html as lxml_html  # trafilatura's own dependency
+
+    try:
+        root = lxml_html.fromstring(html)
+    except (ValueError, lxml_html.etree.ParserError):
+        return names[0], None
+    for element in root.iter("p", "div", "span", "em", "strong", "b", "i", "td", "address"):
+        line = " ".join(element.text_content().split())
+        if line.startswith(names[0]) and len(line) <= 200:
+            found, unit = extract.parse_byline(line)
+            if found:
+                return ", ".join(found), unit
+    return names[0], None
 
 
 # ---------------------------------------------------------------------------------------
