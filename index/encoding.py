@@ -44,6 +44,10 @@ TCVN3_TABLE: dict[str, str] = {
 
 # TCVN3 code points that are rare in real text: ă â ê ô ơ ư đ and the a-tones.
 _TCVN3_TELLTALE = set("¨©ª«¬\xad®¡¢£¤¥¦§¸µ¶·¹¾»¼½ÆÊÇÈÉËÐÌÎÏÑÕÒÓÔÖÝ×ØÜÞ")
+_TCVN3_IN_WORD = re.compile(
+    f"[A-Za-z][{re.escape(''.join(sorted(_TCVN3_TELLTALE)))}]"
+    f"|[{re.escape(''.join(sorted(_TCVN3_TELLTALE)))}][A-Za-z]"
+)
 # Vietnamese letters outside Latin-1: their presence means real Unicode Vietnamese.
 _REAL_VIETNAMESE = re.compile(
     "[\u0102\u0103\u0110\u0111\u0128\u0129\u0168\u0169\u01a0\u01a1\u01af\u01b0\u1ea0-\u1ef9]"
@@ -92,7 +96,7 @@ def legacy_encoding(text: str) -> str | None:
     words = _WORD.findall(text)
     if not words:
         return None
-    tcvn3_words = sum(1 for w in words if any(c in _TCVN3_TELLTALE for c in w))
+    tcvn3_words = sum(1 for w in words if _TCVN3_IN_WORD.search(w))
     vni_words = sum(1 for w in words if _VNI_PAIR.search(w))
     threshold = max(2, len(words) // 10)
     if tcvn3_words >= threshold and tcvn3_words >= vni_words:
@@ -156,10 +160,18 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
-# The shape of one Vietnamese syllable once tone marks are removed (loose on vowel clusters).
+# The vowel nuclei of Vietnamese syllables, tone marks removed.
+_NUCLEI = (
+    *("iêu", "yêu", "oai", "oay", "oao", "oeo", "uây", "uôi", "ươi", "ươu", "uya", "uyê", "uyu"),
+    *("ai", "ao", "au", "ay", "âu", "ây", "eo", "êu", "ia", "iê", "iu", "oa", "oă", "oe", "oi"),
+    *("ôi", "ơi", "ua", "uâ", "uê", "ui", "uô", "uơ", "uy", "ưa", "ưi", "ưu", "ươ", "yê", "oo"),
+    *("a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y"),
+)
+# The shape of one Vietnamese syllable once its tone mark is removed.
 _SYLLABLE = re.compile(
     r"^(?:ngh|ng|gh|gi|kh|nh|ph|qu|th|tr|ch|[bcdđghklmnpqrstvx])?"
-    r"[aăâeêioôơuưy]{1,3}(?:ch|ng|nh|[cmnpt])?$"
+    f"(?:{'|'.join(_NUCLEI)})"
+    r"(?:ch|ng|nh|[cmnpt])?$"
 )
 _LETTERS = re.compile(r"[^\W\d_]+")
 _MIN_SYLLABLE_SHARE = 0.8

@@ -63,15 +63,31 @@ def read_bulletins(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
 
 def _expand(path: str) -> Iterator[str | Skipped]:
     if os.path.isdir(path):
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if not name.startswith(".") and name.lower().endswith(SUPPORTED_SUFFIXES):
-                    yield os.path.join(root, name)
+        yield from _walk(path)
     elif os.path.exists(path):
         yield path
     else:
         yield Skipped(path, "no such file or directory")
+
+
+def _walk(folder: str) -> Iterator[str | Skipped]:
+    """Supported files under `folder` in sorted path order.
+
+    Hidden entries are left out and links to folders are not followed (no loops).
+    """
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+    except OSError as exc:
+        yield Skipped(folder, f"cannot read folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path)
+        elif entry.name.lower().endswith(SUPPORTED_SUFFIXES) and entry.is_file():
+            yield entry.path
 
 
 def document_id(path: str) -> str:
@@ -133,7 +149,7 @@ def _kind(source: str, head: bytes) -> str:
     if name.endswith(HTML_SUFFIXES):
         return "html"
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if start.startswith(b"{"):
+    if re.match(rb'\{\s*"', start):  # a JSON object: JSON Lines whatever the name
         return "jsonl"
     if _HTML_START.match(start):
         return "html"
@@ -280,7 +296,7 @@ def _jsonl_record(source: str, lineno: int, line: bytes | str) -> Record:
     except encoding.DecodeError as exc:
         return Skipped(where, f"{exc.reason} on line {lineno}")
     try:
-        obj = json.loads(text)
+        obj = json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         return Skipped(where, f"broken JSON on line {lineno}: {exc.msg} (column {exc.colno})")
     except RecursionError:
