@@ -34,6 +34,19 @@ def clean_title(line: str) -> str | None:
     return title or None
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+_HEADLINE_WORDS = 20
+
+
+def headline(text: str, max_words: int = _HEADLINE_WORDS) -> str:
+    """A short title made from prose: its first sentence, or its first words and "…"."""
+    first = _SENTENCE_END.split(text.strip(), maxsplit=1)[0]
+    words = first.split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    return " ".join(words[:max_words]) + " …"
+
+
 def extract_title(text: str) -> str | None:
     """The first non-blank line of `text`, cleaned: the title of a plain bulletin."""
     for line in text.splitlines():

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from index.extract import clean_title
+from index.extract import clean_title, headline
 
 _I = re.IGNORECASE
 
@@ -105,6 +105,7 @@ GENERIC = Layout(
     meta=_rx(r"^(ngày cập nhật|ngày đăng|cập nhật lúc|ngày xuất bản)\b", flags=_I),
 )
 
+MAX_TITLE_WORDS = 40  # a longer first line is the text itself, not its title
 _SIGNATURE_WINDOW = 6  # non-blank lines at the top searched for a layout's signature
 _TITLE_MARKER_WINDOW = 25  # lines searched for a breadcrumb before the title
 _SPACES = re.compile(r"\s+")
@@ -210,6 +211,9 @@ def extract_article(text: str) -> Article | None:
             break
     if not title:
         return None
+    if len(title.split()) > MAX_TITLE_WORDS:  # a paragraph of prose: no title line at all
+        title = headline(title)
+        i -= 1  # and the paragraph stays in the body
     meta: list[str] = []
     while i < len(lines) and (not lines[i] or _matches(layout.meta, lines[i])):
         if lines[i]:

@@ -30,7 +30,7 @@ Record = Bulletin | Skipped
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 HTML_SUFFIXES = (".html", ".htm")
 TEXT_SUFFIXES = (".txt", ".text")
-# What a folder walk picks up; a file named explicitly is read whatever its name.
+# The files we read; a file without an extension is read too, its kind told by content.
 SUPPORTED_SUFFIXES = JSONL_SUFFIXES + HTML_SUFFIXES + TEXT_SUFFIXES
 # One article is read whole; past this it is not a bulletin but a mistake.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -86,8 +86,16 @@ def _walk(folder: str) -> Iterator[str | Skipped]:
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(entry.path)
-        elif entry.name.lower().endswith(SUPPORTED_SUFFIXES) and entry.is_file():
+        elif is_bulletin_file(entry.name) and entry.is_file():
             yield entry.path
+
+
+def is_bulletin_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a file's name says it may hold bulletins: a supported extension, or none."""
+    name = PurePath(path).name.lower()
+    if name.startswith("."):
+        return False
+    return name.endswith(SUPPORTED_SUFFIXES) or "." not in name
 
 
 def document_id(path: str) -> str:
@@ -106,6 +114,10 @@ def document_id(path: str) -> str:
 def read_file(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Every bulletin in one file; the kind is told by extension, then by content."""
     source = os.fspath(path)
+    if not is_bulletin_file(source):
+        suffix = PurePath(source).suffix or PurePath(source).name
+        yield Skipped(source, f"not a bulletin file (unsupported type {suffix!r})")
+        return
     try:
         with open(source, "rb") as raw:
             head = raw.read(_SNIFF_BYTES)

@@ -41,6 +41,18 @@ def test_extract_title(text: str, title: str | None) -> None:
     assert extract.extract_title(text) == title
 
 
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("Hội nghị diễn ra tốt đẹp. Các đại biểu thảo luận.", "Hội nghị diễn ra tốt đẹp."),
+        ("một " * 25, "một " * 19 + "một …"),
+        ("Ngắn", "Ngắn"),
+    ],
+)
+def test_headline(text: str, title: str) -> None:
+    assert extract.headline(text) == title
+
+
 # ---------------------------------------------------------------------------------------
 # Date
 

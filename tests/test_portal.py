@@ -184,6 +184,14 @@ def test_generic_layout_is_title_then_body() -> None:
     assert (article.title, article.paragraphs) == ("Tiêu đề", ("Đoạn một.", "Đoạn hai."))
 
 
+def test_text_without_a_title_line_keeps_all_its_prose() -> None:
+    prose = "Sáng ngày 05/7/2022, UBND thành phố tổ chức hội nghị. " + "Nội dung dài. " * 30
+    article = portal.extract_article(prose + "\n\nĐoạn hai.")
+    assert article is not None
+    assert article.title == "Sáng ngày 05/7/2022, UBND thành phố tổ chức hội nghị."
+    assert article.paragraphs == (prose.strip(), "Đoạn hai.")
+
+
 def test_a_sixth_layout_is_one_more_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     sixth = portal.Layout(
         name="trang-chu-menu",

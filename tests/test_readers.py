@@ -16,7 +16,7 @@ import pytest
 
 from index import encoding
 from index.bulletin import Bulletin, Skipped
-from index.readers import document_id, read_bulletins, read_file
+from index.readers import document_id, is_bulletin_file, read_bulletins, read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -164,6 +164,35 @@ def test_a_missing_path_is_skipped_and_the_run_goes_on(tmp_path: Path) -> None:
     records = list(read_bulletins([missing, good]))
     assert records[0] == Skipped(missing, "no such file or directory")
     assert isinstance(records[1], Bulletin)
+
+
+@pytest.mark.parametrize(
+    ("name", "supported"),
+    [
+        ("a.txt", True),
+        ("a.TXT", True),
+        ("a.jsonl", True),
+        ("a.jsonl.gz", True),
+        ("a.ndjson", True),
+        ("a.html", True),
+        ("a.htm", True),
+        ("README", True),
+        ("__init__.py", False),
+        ("a.pdf", False),
+        ("a.gz", False),
+        (".hidden.txt", False),
+    ],
+)
+def test_is_bulletin_file(name: str, supported: bool) -> None:
+    assert is_bulletin_file(name) is supported
+
+
+def test_an_unsupported_file_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "__init__.py"
+    path.write_text('"""The bulletins shipped with bantin."""\n', encoding="utf-8")
+    assert list(read_file(path)) == [
+        Skipped(str(path), "not a bulletin file (unsupported type '.py')")
+    ]
 
 
 @pytest.mark.parametrize(
