@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import searcher.segmentation as segmentation
 from searcher.segmentation import Segmentation, Segmenter
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
@@ -39,6 +40,8 @@ EDGE_CASES = [
     "a\u0301b\u0323 e\u0302\u0301 xin chào",
     "Hà Nội\u00a0Hải Phòng\u2003Đà Nẵng",
     "Σ ΑΣ Ωmega İstanbul ﬁnal ½ ² ٣ 中文 한국어",
+    "abc\x00def Hà\x00 Nội http://x\x00y.vn/a ủy ban nhân dân\x00 tỉnh",
+    "UBND. ĐT. Tp.Hà Nội Mr.X ThS.BS A.B.C. 1.2.3 a.b@c.d e@f -> ->> ...... ==>=",
     "x",
     ".",
     "_",
@@ -228,3 +231,93 @@ def test_units_follow_whitespace_in_plain_text(segmenter: Segmenter) -> None:
     text = "Hội nghị thống nhất cam kết thực hiện các chỉ tiêu nhiệm vụ cải cách hành chính"
     for start, end, _ in segmenter.words(text):
         assert re.sub(r"\s+", "_", text[start:end]) in segmenter.tokenize(text).split(" ")
+
+
+# --- internals: each fast path against its reference ------------------------------------------
+
+_NASTY_PIECES = [
+    *'aAbBTpMrsDhSĐđẾếxX019²½٣_.,:;/-@+=>()"“”… \t\n\r\u00a0\u3000中\u0301',
+    *["Tp", "Mr", "Mrs", "Ms", "Dr", "ThS", "http://", "a@b.c", "UBND", "1.5", "==>", "->"],
+]
+_NASTY = st.lists(st.sampled_from(_NASTY_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_NASTY)
+def test_syllables_are_pyvis(pyvi_syllables, text: str) -> None:
+    out: list[str] = []
+    count = segmentation._syllabize(unicodedata.normalize("NFC", text), out)
+    assert out == pyvi_syllables(text)
+    assert count == len(out)
+
+
+# Scores from a handful of values make exact ties and near-ties between paths common.
+_SCORE = st.one_of(
+    st.sampled_from([0.0, 1.0, -1.0, 0.5, 2.5, -2.5, 1.9728821044701950, 2.3555648580493393]),
+    st.floats(-12, 12, allow_nan=False),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sequences=st.lists(
+        st.lists(st.tuples(_SCORE, _SCORE), min_size=1, max_size=30), min_size=1, max_size=6
+    )
+)
+def test_vectorized_viterbi_is_crfsuites(sequences: list[list[tuple[float, float]]]) -> None:
+    import numpy as np
+
+    trans = segmentation._model().trans
+    s0 = np.array([a for seq in sequences for a, _ in seq])
+    s1 = np.array([b for seq in sequences for _, b in seq])
+    layout = segmentation._Layout.of([len(seq) for seq in sequences])
+    got = segmentation._viterbi_numpy(s0, s1, layout, trans).astype(int).tolist()
+    expected = []
+    for seq in sequences:
+        expected += segmentation._viterbi_python([a for a, _ in seq], [b for _, b in seq], trans)
+    assert got == expected
+
+
+def test_model_weights_are_crfsuites(tmp_path: Path) -> None:
+    # The model file is parsed by hand for exact weights; crfsuite's own dump (rounded to six
+    # decimals) must agree on every feature. Attribute names may hold '\n' ("word.lower():\n"),
+    # so the dump is matched as a whole, not line by line (pycrfsuite's info() trips on them).
+    import pycrfsuite
+
+    folder = segmentation._pyvi_dir() / "models"
+    raw = segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes())
+    labels, state, trans = segmentation._read_crfsuite(raw)
+    tagger = pycrfsuite.Tagger()
+    tagger.open_inmemory(raw)
+    tagger.dump(str(tmp_path / "dump.txt"))
+    dump = (tmp_path / "dump.txt").read_text(encoding="utf-8")
+    features = re.findall(
+        r"^  \((\d)\) (.*?) --> (B_W|I_W): ([+-]?\d+\.\d+)$", dump, flags=re.M | re.S
+    )
+    dumped_state = {(a, lab): float(w) for kind, a, lab, w in features if kind == "0"}
+    dumped_trans = {(a, lab): float(w) for kind, a, lab, w in features if kind == "1"}
+    ours = {(a, labels[k]): w for a, ws in state.items() for k, w in enumerate(ws) if w != 0.0}
+    assert len(dumped_state) == len(ours) > 10_000
+    for key, weight in dumped_state.items():
+        assert ours[key] == pytest.approx(weight, abs=1e-6)
+    assert len(dumped_trans) == 4
+    for (a, b), weight in dumped_trans.items():
+        assert trans[labels.index(a)][labels.index(b)] == pytest.approx(weight, abs=1e-6)
+
+
+def test_cache_fills_safely_from_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh model (empty syllable cache) filled by several threads at once.
+    folder = segmentation._pyvi_dir() / "models"
+    fresh = segmentation._Model(
+        segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes()),
+        (folder / "words.txt").read_bytes().decode("utf-8"),
+    )
+    texts = [t for t in _sample() if t.strip()]
+    expected = Segmenter().tokenize_many(texts)
+    monkeypatch.setattr(segmentation, "_MODEL", fresh)
+    chunks = [texts[i::4] for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(Segmenter().tokenize_many, chunks))
+    for chunk, result in zip(chunks, results, strict=True):
+        assert result == [expected[texts.index(t)] for t in chunk]
+    assert len(fresh.index) == len(fresh.records)
