@@ -212,13 +212,14 @@ def _eight_bit(data: bytes) -> str | None:
     return best if best_score >= _MIN_SYLLABLE_SHARE else None
 
 
+_UTF8_LEAD_BYTES = bytes(range(0xC2, 0xF5))
 _MAX_BAD_UTF8 = 1 / 10_000  # a few damaged bytes in a UTF-8 file: keep it, mark the damage
 
 
 def _mostly_utf8(data: bytes) -> str | None:
     text = data.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
-    multibyte = sum(1 for c in text if ord(c) > 127) - bad
+    multibyte = len(data) - len(data.translate(None, _UTF8_LEAD_BYTES))
     if bad <= max(3, len(data) * _MAX_BAD_UTF8) and multibyte > 10 * bad:
         return text
     return None

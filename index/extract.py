@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from index import gazetteer
 
 _I = re.IGNORECASE
-_SPACES = re.compile(r"\s+")
 
 # ---------------------------------------------------------------------------------------
 # Title
@@ -28,7 +27,7 @@ _SITE_SUFFIX = re.compile(
 
 def clean_title(line: str) -> str | None:
     """A title candidate without template noise ("null " prefix, site name); None if empty."""
-    title = _SPACES.sub(" ", line).strip()
+    title = " ".join(line.split())
     title = _NULL_PREFIX.sub("", title)
     title = _SITE_SUFFIX.sub("", title).strip()
     return title or None
@@ -137,8 +136,29 @@ def find_dates(text: str, *, skip_references: bool = True) -> list[datetime.date
     return found
 
 
+# Metadata sits near the start (date, lead) or the end (byline) of a bulletin: on a huge
+# text, only this much of either end is read, so the cost does not grow with the text.
+_HEAD_CHARS = 20_000
+_TAIL_CHARS = 4_000
+
+
 def _paragraphs(text: str) -> list[str]:
-    return [p for p in (_SPACES.sub(" ", s).strip() for s in text.splitlines()) if p]
+    return [p for p in (" ".join(s.split()) for s in text.splitlines()) if p]
+
+
+def _head(text: str, size: int = _HEAD_CHARS) -> str:
+    """The start of `text`, cut at a line break so no paragraph is cut in two."""
+    if len(text) <= size:
+        return text
+    cut = text.rfind("\n", 0, size)
+    return text[: cut if cut > 0 else size]
+
+
+def _tail(text: str, size: int = _TAIL_CHARS) -> str:
+    if len(text) <= size:
+        return text
+    cut = text.find("\n", len(text) - size)
+    return text[cut + 1 if cut >= 0 else len(text) - size :]
 
 
 def _dateline(paragraph: str) -> datetime.date | None:
@@ -158,7 +178,7 @@ def extract_date(text: str) -> datetime.date | None:
     dateline opening a lead paragraph ("Sáng ngày 05/7/2022, …"); the first date in the lead
     that is not the date of a cited document ("Quyết định số … ngày 22/12/2020").
     """
-    paragraphs = _paragraphs(text)
+    paragraphs = _paragraphs(_head(text))
     for line in paragraphs[:_META_LINES]:
         if _PUBLISHED.search(line):
             dates = find_dates(line, skip_references=False)
@@ -202,8 +222,10 @@ _UNIT_WORDS = (
     "nội vụ", "tư pháp", "tài chính", "y tế", "giáo dục", "văn hóa", "văn hoá", "vhtt",
     "ttvh", "tttt", "kho bạc", "bảo hiểm", "ngân hàng", "công ty", "hợp tác xã", "trạm",
     "đội", "bch", "ban chỉ huy", "tòa án", "toà án", "viện kiểm sát", "thành phố", "huyện",
-    "thị xã", "quận", "tỉnh", "xã", "phường", "thị trấn",
+    "thị xã", "quận", "tỉnh", "xã", "phường", "thị trấn", "theo", "tổng hợp",
 )  # fmt: skip
+# Unit words that are also common family or given names ("Đoàn Văn Tâm", "Trường Giang").
+_ALSO_NAMES = frozenset({"đoàn", "trang", "trường", "hội"})
 _UNIT_START = re.compile(r"^(?:" + "|".join(re.escape(w) for w in _UNIT_WORDS) + r")(?!\w)", _I)
 
 
@@ -217,7 +239,9 @@ def _is_name_word(word: str) -> bool:
 def is_person_name(text: str) -> bool:
     """Looks like a byline name: "Thanh Nghĩa", "Phan Hoàng Minh", "T.Nghĩa"."""
     words = text.split()
-    if not words or len(words) > _MAX_NAME_WORDS or _UNIT_START.match(text):
+    if not words or len(words) > _MAX_NAME_WORDS:
+        return False
+    if _UNIT_START.match(text) and words[0].lower() not in _ALSO_NAMES:
         return False
     if len(words) == 1 and not _INITIALS.match(words[0]):
         return False
@@ -262,7 +286,7 @@ def extract_author(text: str) -> tuple[str | None, str | None]:
     Stops at the first line of prose. Co-authors are joined with ", ".
     """
     unit: str | None = None
-    for para in reversed(_paragraphs(text)[-_SIGNATURE_PARAGRAPHS:]):
+    for para in reversed(_paragraphs(_tail(text))[-_SIGNATURE_PARAGRAPHS:]):
         if len(para.split()) > _MAX_BYLINE_WORDS:
             break
         if m := _SOURCE.match(para):
@@ -301,7 +325,7 @@ def extract_locality(
     with its type word ("thành phố Sa Đéc") counts more than a bare name ("Sa Đéc"). See
     `gazetteer.resolve` for how a name found in several provinces is settled.
     """
-    paragraphs = _paragraphs(body)
+    paragraphs = _paragraphs(_head(body))
     sections: Sequence[tuple[str, float]] = [
         (title, _TITLE_WEIGHT),
         *((p, _LEAD_WEIGHT) for p in paragraphs[:1]),

@@ -106,9 +106,9 @@ GENERIC = Layout(
 )
 
 MAX_TITLE_WORDS = 40  # a longer first line is the text itself, not its title
+_HEAD_LINES = 200  # lines searched for the layout, the title and the metadata under it
 _SIGNATURE_WINDOW = 6  # non-blank lines at the top searched for a layout's signature
 _TITLE_MARKER_WINDOW = 25  # lines searched for a breadcrumb before the title
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class Article:
 
 def normalize_line(line: str) -> str:
     """Collapse every run of whitespace (no-break spaces included) to one space."""
-    return _SPACES.sub(" ", line).strip()
+    return " ".join(line.split())
 
 
 def _matches(patterns: Iterable[re.Pattern[str]], line: str) -> bool:
@@ -195,11 +195,13 @@ def clean_paragraphs(lines: Iterable[str], layout: Layout = GENERIC) -> tuple[li
 
 def extract_article(text: str) -> Article | None:
     """The article in a portal capture, or None when there is no title and body."""
-    lines = [normalize_line(line) for line in text.splitlines()]
+    raw = text.splitlines()
+    # Only the top of the page is normalised here; the body is, line by line, below.
+    lines = [normalize_line(line) for line in raw[:_HEAD_LINES]]
     layout = detect_layout(lines)
     i = _title_start(layout, lines)
     title = None
-    while i < len(lines):
+    while i < len(lines):  # the title is in the first _HEAD_LINES lines, or there is none
         line = lines[i]
         i += 1
         if not line or _is_furniture(layout, line) or _matches(layout.image, line):
@@ -219,7 +221,7 @@ def extract_article(text: str) -> Article | None:
         if lines[i]:
             meta.append(lines[i])
         i += 1
-    paragraphs, captions = clean_paragraphs(lines[i:], layout)
+    paragraphs, captions = clean_paragraphs(raw[i:], layout)
     if not paragraphs:
         return None
     return Article(

@@ -38,7 +38,6 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
 _HTML_START = re.compile(rb"^\s*<(?:!doctype\s+html|html|head|body|meta|title|div|article)\b", re.I)
-_SPACES = re.compile(r"[^\S\n]+")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
@@ -141,6 +140,8 @@ def read_file(path: str | os.PathLike[str]) -> Iterator[Record]:
     except encoding.DecodeError as exc:
         yield Skipped(source, exc.reason)
         return
+    finally:
+        del data  # a large file: keep one copy of it, the text, not two
     if kind == "html":
         yield from _read_html(source, text)
     else:
@@ -389,7 +390,7 @@ def _clean_inline(text: str) -> str:
 
 
 def _clean_paragraphs(text: str) -> list[str]:
-    lines = (_SPACES.sub(" ", line).strip() for line in _clean_text(text).split("\n"))
+    lines = (" ".join(line.split()) for line in _clean_text(text).split("\n"))
     return [line for line in lines if line]
 
 

@@ -145,6 +145,7 @@ def test_parse_date(parts: tuple[str, str, str], date: datetime.date | None) -> 
         ("Nội dung.\n\nTin và ảnh: Minh Tâm (Đài TT-TH huyện)", ("Minh Tâm", "Đài TT-TH huyện")),
         ("Nội dung.\n\nT.Nghĩa\n\nNguồn: Báo Đồng Tháp", ("T.Nghĩa", "Báo Đồng Tháp")),
         ("Nội dung.\n\nNguồn: Phòng Nội vụ", (None, "Phòng Nội vụ")),
+        ("Nội dung.\n\nNgọc Ánh, Theo Reuters", ("Ngọc Ánh", "Theo Reuters")),
         # No byline: the last paragraph is prose, a caption-like line or a heading.
         ("Hội nghị đã thành công tốt đẹp.", (None, None)),
         ("Nội dung.\n\n7. Tổ chức chỉ đạo, điều hành", (None, None)),
@@ -163,6 +164,9 @@ def test_extract_author(text: str, expected: tuple[str | None, str | None]) -> N
         ("Phan Hoàng Minh", True),
         ("T.Nghĩa", True),
         ("Nội vụ", False),
+        ("Đoàn Văn Tâm", True),
+        ("Trường Giang", True),
+        ("Phòng Nội Vụ", False),
         ("Trung Tâm Văn Hóa", False),
         ("Nghĩa", False),
         ("Quang cảnh hội nghị", False),
