@@ -82,7 +82,7 @@ _SYLLABLE = re.compile(
 
 # Inputs with fewer syllables than this are scored in plain Python: NumPy's per-call overhead
 # would dominate (search queries, titles).
-_SMALL = 48
+_SMALL = 128
 # Distinct syllables whose features are cached for the life of the process.
 _CACHE_LIMIT = 400_000
 
@@ -893,7 +893,7 @@ def _analyse(texts: list[str]) -> _Batch:
     tokens: list[str] = []
     lengths = [_syllabize(t, tokens) for t in nfcs]
     joins: Any = []
-    if len(tokens) >= _SMALL:
+    if tokens and len(tokens) >= _SMALL:
         model = _model()
         joins = _joins_numpy(model, model.ids(tokens), tokens, _Layout.of(lengths))
     elif tokens:
@@ -917,7 +917,7 @@ def _render(batch: _Batch) -> list[str]:
     pyvi returns a text without syllables (empty, blank) unchanged.
     """
     tokens, joins = batch.tokens, batch.joins
-    if len(tokens) < _SMALL:
+    if len(tokens) < _SMALL or not tokens:
         out = []
         pos = 0
         for text, n in zip(batch.texts, batch.lengths, strict=True):
@@ -956,20 +956,49 @@ def _render(batch: _Batch) -> list[str]:
     return out
 
 
+def _spans_python(
+    text: str, nfc: str, tokens: Sequence[str], joins: Sequence[bool]
+) -> Segmentation:
+    """Spans of one text of a small batch, by scanning its NFC form."""
+    syllables: list[tuple[int, int]] = []
+    words: list[tuple[int, int, bool]] = []
+    pos = 0
+    for tok, join in zip(tokens, joins, strict=True):
+        # Only whitespace other than '\n' lies between syllables, and no syllable starts with
+        # it, so the next occurrence is the syllable itself.
+        start = nfc.find(tok, pos)
+        pos = start + len(tok)
+        syllables.append((start, pos))
+        if join:
+            words[-1] = (words[-1][0], pos, True)
+        else:
+            words.append((start, pos, False))
+    if nfc != text and syllables:
+        to_orig = _OffsetMap(text, nfc)
+        syllables = [(to_orig(a), to_orig(b)) for a, b in syllables]
+        words = [(to_orig(a), to_orig(b), c) for a, b, c in words]
+    return Segmentation(syllables, words)
+
+
 def _spans(batch: _Batch) -> list[Segmentation]:
     """Syllable and word spans of every text of the batch.
 
     Syllables cover every character of the NFC text except whitespace other than '\\n', in
     order: the k-th syllable is the next ``len(syllable)`` characters that are not skipped.
     """
+    n = len(batch.tokens)
+    if n < _SMALL or not n:
+        out, pos = [], 0
+        for text, nfc, count in zip(batch.texts, batch.nfcs, batch.lengths, strict=True):
+            toks, joins = batch.tokens[pos : pos + count], batch.joins[pos : pos + count]
+            out.append(_spans_python(text, nfc, toks, joins))
+            pos += count
+        return out
     import numpy as np
 
     global _SKIPPABLE
     if _SKIPPABLE is None:
         _SKIPPABLE = _skippable()
-    n = len(batch.tokens)
-    if not n:
-        return [Segmentation([], []) for _ in batch.texts]
     big = "".join(batch.nfcs)
     codes = np.frombuffer(big.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     kept = np.flatnonzero(~_SKIPPABLE[np.minimum(codes, 0x3001)])

@@ -212,10 +212,22 @@ def test_spans_slice_text_as_given(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(texts=st.lists(_TEXTS, max_size=8))
+@given(texts=st.lists(st.one_of(_TEXTS, _TEXTS.map(_nfd)), max_size=8))
 def test_batch_equals_single(segmenter: Segmenter, texts: list[str]) -> None:
     assert segmenter.segment_many(texts) == [segmenter.segment(t) for t in texts]
     assert segmenter.tokenize_many(texts) == [segmenter.tokenize(t) for t in texts]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.one_of(_TEXTS, _TEXTS.map(_nfd)), max_size=8))
+def test_vectorized_path_equals_python_path(segmenter: Segmenter, texts: list[str]) -> None:
+    # Small batches run in plain Python, large ones with NumPy: force each on the same texts.
+    results = []
+    for small in (10**9, 0):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(segmentation, "_SMALL", small)
+            results.append((segmenter.tokenize_many(texts), segmenter.segment_many(texts)))
+    assert results[0] == results[1]
 
 
 def test_spans_on_sample(segmenter: Segmenter, pyvi_syllables) -> None:
