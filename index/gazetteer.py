@@ -235,8 +235,13 @@ class Gazetteer:
         words = list(_TOKEN.finditer(key))
         tokens = [w.group() for w in words]
         found: list[Mention] = []
-        i = 0
-        while i < len(words):
+        starts, type_words = self._starts, _TYPE_FIRST_WORDS
+        # Most words start no name and are no type word: look only where one could begin.
+        candidates = [i for i, t in enumerate(tokens) if t in starts or t in type_words]
+        consumed = 0  # words before this index belong to a mention already found
+        for i in candidates:
+            if i < consumed:
+                continue
             typed = self._type_at(key, words, tokens, i)
             if typed is not None:
                 size, type_tokens = typed
@@ -245,11 +250,10 @@ class Gazetteer:
                 mention = name and self._typed_mention(start, weight, type_tokens, name[1])
                 if name and mention is not None:
                     found.append(mention)
-                    i += size + name[0]
+                    consumed = i + size + name[0]
                     continue
             name = self._name_at(key, words, tokens, i)
             if name is None:
-                i += 1
                 continue
             n, found_name = name
             a, b = words[i].start(), words[i + n - 1].end()
@@ -257,7 +261,7 @@ class Gazetteer:
                 mention = self._bare_mention(a, weight, found_name)
                 if mention is not None:
                     found.append(mention)
-            i += n
+            consumed = i + n
         return found
 
     def _typed_mention(

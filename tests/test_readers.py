@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from index import encoding
+from index import encoding, readers
 from index.bulletin import Bulletin, Skipped
 from index.readers import document_id, is_bulletin_file, read_bulletins, read_file
 
@@ -484,17 +484,27 @@ def test_jsonl_legacy_font_records(tmp_path: Path) -> None:
     assert s == Skipped(f"{tmp_path / 'a.jsonl'}:2", "legacy VNI font encoding (not converted)")
 
 
-def test_jsonl_is_streamed(tmp_path: Path) -> None:
+def test_jsonl_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "big.jsonl"
     with path.open("w", encoding="utf-8") as f:
-        for i in range(2000):
-            f.write(json.dumps({"id": f"d{i}", "title": "Tin", "body": "Nội dung."}) + "\n")
+        for i in range(200):
+            f.write(json.dumps({"id": f"d{i}", "title": "Tin", "body": "x " * 1000}) + "\n")
         f.write("{broken\n")
+    opened: list[Any] = []
+    real_open = readers._open_lines
+
+    def spy(source: str, compressed: bool) -> Any:
+        opened.append(real_open(source, compressed))
+        return opened[-1]
+
+    monkeypatch.setattr(readers, "_open_lines", spy)
     records = read_file(path)
-    first = next(records)  # arrives before the rest of the file is read
+    first = next(records)
     assert isinstance(first, Bulletin) and first.id == "d0"
+    # A buffer of the 400 kB file has been read, not the whole file.
+    assert opened[0].raw.tell() < 64 * 1024 < path.stat().st_size
     rest = list(records)
-    assert len(rest) == 2000 and isinstance(rest[-1], Skipped)
+    assert len(rest) == 200 and isinstance(rest[-1], Skipped)
 
 
 # ---------------------------------------------------------------------------------------
