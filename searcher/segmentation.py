@@ -10,20 +10,22 @@ are bit-for-bit the ones crfsuite would choose.
 
 How each step reproduces pyvi/crfsuite:
 
-* Syllables: pyvi's regular expression (NFC first). Tokens never straddle whitespace, so a
-  whitespace-delimited chunk made only of letters is one token; other chunks go through the
-  regular expression itself.
+* Syllables: pyvi's regular expression on the NFC text. Its matches never straddle whitespace,
+  so each whitespace-delimited chunk is split on its own, and the common chunks (a run of
+  letters and digits, with at most one punctuation mark before or after it) without the
+  regular expression.
 * Features: pyvi's dict per syllable becomes crfsuite attributes ``"key:value"`` (strings,
   weight x 1.0) and ``"key"`` (bools, weight x 1.0 or x 0.0). The state score of a position is
   the sum of the weights of its attributes, in the dict's insertion order, starting from 0.0.
   The five attributes that depend on the syllable alone are summed once per distinct syllable
   and cached; the neighbour attributes are added position-wise with NumPy, in the same order.
   crfsuite looks attribute names up as C strings, so a name is cut at its first NUL.
-* Viterbi: crfsuite's recurrence is sequential. With two labels, a cheap vectorized estimate
-  (the score difference between the labels) gives every back-pointer; the exact float64 scores
-  along those back-pointers are then rebuilt with sequential cumulative sums and every step of
-  crfsuite's recurrence (strict ``<`` comparisons, first index wins ties) is re-checked on them.
-  A document whose check fails is decoded with the plain sequential loop instead.
+* Viterbi: crfsuite's recurrence is sequential, but with two labels only the difference between
+  the labels' running scores matters, and it forgets its past within a step or two; so every
+  back-pointer is computed vectorized, with its margin. crfsuite's float64 rounding is bounded
+  by the sequence's length and score magnitudes; a sequence whose every choice clears that
+  bound is provably labelled as crfsuite labels it, any other is decoded with crfsuite's loop
+  step for step (strict ``<`` comparisons, first index wins ties).
 
 pyvi loads its model when ``pyvi.ViTokenizer`` is imported; this module never imports it. The
 model file is read from the installed pyvi package on first use, so ``import
@@ -674,11 +676,13 @@ def _viterbi_numpy(s0: Any, s1: Any, layout: _Layout, trans: Any) -> Any:
     whose predecessor may lie in the band are followed one by one. Label ``j`` at ``t`` takes
     predecessor 1 iff ``d[t-1] > th[j]``.
 
-    crfsuite makes the same choices in float64 on running totals whose rounding error is at
-    most ``(2L + 1)`` units in the last place of the sum of the magnitudes along the path
-    (``L`` = sequence length). Wherever every choice of a sequence clears its threshold by
-    several times that bound, crfsuite provably chose the same; any other sequence is decoded
-    with the sequential loop, so the result is crfsuite's in every case.
+    crfsuite makes each choice by comparing float64 running totals, each a sum of at most
+    ``2L + 1`` terms (``L`` = sequence length), so off its exact real value by at most
+    ``(2L + 1) * 2**-53 * mass``, where ``mass`` bounds the sum of the terms' magnitudes along
+    any path; ``d`` here is computed from small numbers and is at least as close. A sequence
+    where every choice (and the final one, ``d > 0``) clears its threshold by 16 times that
+    bound was therefore decided by crfsuite exactly as here; any other sequence is decoded
+    with crfsuite's loop itself, so the result is crfsuite's in every case.
     """
     import numpy as np
 
