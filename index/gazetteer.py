@@ -10,6 +10,10 @@ character of the NFC text, so a match's span also points into the original text,
 check capitalisation. This module deliberately does not import `searcher`: the indexer's
 metadata must not depend on the search-time analysis code.
 
+Units merged or renamed before July 2025 ("huyện Hoành Bồ", "quận 9", "thị xã Cửa Lò") are
+known through the package's alias keys, which are accent-free: they are matched only after
+their type word, and keep the name the bulletin gives them, with their successor's province.
+
 Province names: the 63-province table in the package already carries Huế's January 2025
 rename ("Thành phố Huế"); we report the name used in the 63-province system for most of its
 life, "Thừa Thiên Huế", so bulletins about one province do not split into two facet values.
@@ -18,10 +22,12 @@ life, "Thừa Thiên Huế", so bulletins about one province do not split into t
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -110,6 +116,7 @@ class Mention:
     districts: tuple[District, ...] = ()  # empty for a province mention
     province: Province | None = None  # set for a province mention
     named_type: str | None = None  # the type word the text used, if any
+    written: str | None = None  # a former unit's name as written ("Hoành Bồ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +149,15 @@ def name_tokens(name: str) -> tuple[str, ...]:
 class Gazetteer:
     """Provinces and districts indexed by the words of their names' match keys."""
 
-    def __init__(self, provinces: Sequence[Province], districts: Sequence[District]) -> None:
+    def __init__(
+        self,
+        provinces: Sequence[Province],
+        districts: Sequence[District],
+        former: Mapping[tuple[str, str], District] | None = None,
+    ) -> None:
         self.provinces = {p.code: p for p in provinces}
+        # Former units, by (type, accent-free name) -> the unit that took them over.
+        self.former = dict(former or {})
         self.districts = tuple(districts)
         by_name: dict[tuple[str, ...], list[District]] = defaultdict(list)
         for d in districts:
@@ -252,6 +266,11 @@ class Gazetteer:
                     found.append(mention)
                     consumed = i + size + name[0]
                     continue
+                former = self._former_at(text, key, words, tokens, i, size, type_tokens, weight)
+                if former is not None:
+                    found.append(former[1])
+                    consumed = i + size + former[0]
+                    continue
             name = self._name_at(key, words, tokens, i)
             if name is None:
                 continue
@@ -263,6 +282,36 @@ class Gazetteer:
                     found.append(mention)
             consumed = i + n
         return found
+
+    def _former_at(
+        self,
+        text: str,
+        key: str,
+        words: Sequence[re.Match[str]],
+        tokens: Sequence[str],
+        i: int,
+        size: int,
+        type_tokens: tuple[str, ...],
+        weight: float,
+    ) -> tuple[int, Mention] | None:
+        """A unit merged or renamed away, named with its type ("huyện Hoành Bồ", "quận 9")."""
+        named_type = _TYPE_TOKENS.get(type_tokens)
+        if named_type is None or not self.former:
+            return None
+        j = i + size
+        for n in range(min(_FORMER_MAX_WORDS, len(tokens) - j), 0, -1):
+            gaps = (key[words[k].end() : words[k + 1].start()] for k in range(j, j + n - 1))
+            if not all(_NAME_GAP.fullmatch(g) for g in gaps):
+                continue
+            successor = self.former.get((named_type, "".join(map(fold, tokens[j : j + n]))))
+            if successor is not None:
+                span = text[words[j].start() : words[j + n - 1].end()]
+                written = " ".join(w[:1].upper() + w[1:] for w in span.split())
+                mention = Mention(
+                    words[i].start(), weight, (successor,), named_type=named_type, written=written
+                )
+                return n, mention
+        return None
 
     def _typed_mention(
         self, start: int, weight: float, type_tokens: tuple[str, ...], name: tuple[str, ...]
@@ -276,7 +325,9 @@ class Gazetteer:
             # "thành phố Cần Thơ" is a province; "thành phố Hà Tĩnh" a district of one.
             districts = tuple(d for d in districts if d.type == "Thành phố")
             if not districts:
-                return Mention(start, weight, province=province)
+                if province.full_name.startswith("Thành phố"):
+                    return Mention(start, weight, province=province)
+                return None  # "thành phố Ninh Bình": a city renamed since (Hoa Lư)
         if not districts:
             return None
         same_type = tuple(d for d in districts if d.type == named_type)
@@ -293,6 +344,16 @@ class Gazetteer:
         if districts and _bare_name_ok(name):
             return Mention(start, weight * 0.5, districts)
         return None
+
+
+_FORMER_MAX_WORDS = 4
+_FORMER_TYPES = {"huyen": "Huyện", "thixa": "Thị xã", "thanhpho": "Thành phố", "quan": "Quận"}
+
+
+def fold(word: str) -> str:
+    """A word without its diacritics, as the package's keys write it: "hoành" -> "hoanh"."""
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _bare_name_ok(name: tuple[str, ...]) -> bool:
@@ -365,7 +426,7 @@ def resolve_mentions(
             if not candidates:
                 continue
         known = len({d.province.code for d in candidates}) == 1
-        names = {_named(d, m.named_type) for d in candidates}
+        names = {_named(d, m.named_type, m.written) for d in candidates}
         for name in names:
             province_code = candidates[0].province.code if known else None
             unit = (name, province_code)
@@ -391,8 +452,10 @@ def resolve_mentions(
     return None, None
 
 
-def _named(d: District, named_type: str | None) -> str:
+def _named(d: District, named_type: str | None, written: str | None = None) -> str:
     """The unit as the bulletin names it: "thị xã Hồng Ngự" stays a thị xã."""
+    if written is not None:
+        return f"{named_type} {written}"
     if named_type is None or named_type == d.type:
         return d.name
     return f"{named_type} {d.short}"
@@ -408,9 +471,7 @@ def resolve(
     offset = 0
     for text, weight in sections:
         for m in gaz.mentions(text, weight):
-            mentions.append(
-                Mention(m.start + offset, m.weight, m.districts, m.province, m.named_type)
-            )
+            mentions.append(dataclasses.replace(m, start=m.start + offset))
         offset += len(text) + 1
     unit, province = resolve_mentions(mentions, hint)
     if unit is None:
@@ -455,10 +516,11 @@ def load() -> Gazetteer:
     from vietnamadminunits.database import get_data
 
     fields = ["province", "provinceShort", "provinceCode", "district", "districtType",
-              "districtCode"]  # fmt: skip
+              "districtCode", "districtAlias"]  # fmt: skip
     rows = get_data(fields=fields, table="admin_units_legacy")
     provinces: dict[str, Province] = {}
     districts: list[District] = []
+    former: dict[tuple[str, str], District] = {}
     for row in sorted(rows, key=lambda r: (r["provinceCode"], r["districtCode"])):
         code = row["provinceCode"]
         if code not in provinces:
@@ -472,7 +534,14 @@ def load() -> Gazetteer:
         # `districtShort` disambiguates ("Cao Lãnh (Thành phố)"); the name itself is plain.
         district_type = row["districtType"]
         short = row["district"][len(district_type) :].strip()
-        districts.append(
-            District(row["districtCode"], row["district"], short, district_type, provinces[code])
+        district = District(
+            row["districtCode"], row["district"], short, district_type, provinces[code]
         )
-    return Gazetteer(list(provinces.values()), districts)
+        districts.append(district)
+        # Earlier names of the unit (merged or renamed away), as accent-free keys:
+        # "huyenhoanhbo" for Thành phố Hạ Long. Only the typed forms are used.
+        for alias in json.loads(row["districtAlias"] or "[]"):
+            for prefix, former_type in _FORMER_TYPES.items():
+                if alias.startswith(prefix) and len(alias) > len(prefix):
+                    former.setdefault((former_type, alias[len(prefix) :]), district)
+    return Gazetteer(list(provinces.values()), districts, former)

@@ -259,6 +259,14 @@ def test_is_person_name(text: str, is_name: bool) -> None:
         ),
         # A renamed unit keeps the name the bulletin uses.
         ("UBND thị xã Hồng Ngự họp", "", ("Thị xã Hồng Ngự", "Đồng Tháp", "Đồng Tháp")),
+        # Units merged or renamed away keep the bulletin's name, with their province.
+        ("UBND huyện Hoành Bồ họp", "", ("Huyện Hoành Bồ", "Quảng Ninh", "Quảng Ninh")),
+        ("Quận 9 ra quân", "", ("Quận 9", "Hồ Chí Minh", "Hồ Chí Minh")),
+        ("Thị xã Cửa Lò đón khách", "", ("Thị xã Cửa Lò", "Nghệ An", "Nghệ An")),
+        ("Huyện Đất Đỏ họp", "", ("Huyện Đất Đỏ", "Bà Rịa - Vũng Tàu", "Hồ Chí Minh")),
+        ("UBND thành phố Ninh Bình họp", "", ("Thành phố Ninh Bình", "Ninh Bình", "Ninh Bình")),
+        # … but only with their type word: "Đông Sơn" alone is a culture, not a district.
+        ("Trống đồng Đông Sơn", "", (None, None, None)),
     ],
 )
 def test_extract_locality(
