@@ -296,6 +296,8 @@ def extract_author(text: str) -> tuple[str | None, str | None]:
             names, own_unit = parse_byline(m.group("who"))
             if names:
                 return ", ".join(names), own_unit or unit
+            if is_unit(m.group("who")):  # "Tin: Phòng Văn hóa - Thông tin"
+                return None, unit or _capitalize(m.group("who"))
             return _capitalize(m.group("who")), unit
         names, own_unit = parse_byline(para)
         if names:
@@ -322,8 +324,9 @@ def extract_locality(
     """(locality, province, province_current) of the district-level unit the bulletin is about.
 
     Mentions in the title count three times, in the lead twice, elsewhere once; a mention
-    with its type word ("thành phố Sa Đéc") counts more than a bare name ("Sa Đéc"). See
-    `gazetteer.resolve` for how a name found in several provinces is settled.
+    with its type word ("thành phố Sa Đéc") counts twice a bare name ("Sa Đéc"). See
+    `gazetteer.resolve_mentions` for how the unit is chosen and a name found in several
+    provinces is settled.
     """
     paragraphs = _paragraphs(_head(body))
     sections: Sequence[tuple[str, float]] = [
@@ -341,7 +344,7 @@ def extract_province_of(locality: str, title: str, body: str = "") -> tuple[str 
     A name found in one province settles it; a name found in several is settled by the
     provinces the text mentions, else left unknown.
     """
-    sections = [(title, _TITLE_WEIGHT), (body, _BODY_WEIGHT)]
+    sections = [(title, _TITLE_WEIGHT), (_head(body), _BODY_WEIGHT)]
     province = gazetteer.province_of(locality, sections)
     if province is None:
         return None, None

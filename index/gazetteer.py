@@ -387,68 +387,71 @@ def _is_proper_noun(text: str, a: int, b: int) -> bool:
 # Resolving mentions to one unit
 
 _MIN_LOCALITY_SCORE = 1.0  # a typed mention anywhere, or a bare one in the lead or title
+_HINT_WEIGHT = 100.0  # a province the record states outweighs any the text suggests
+
+
+def province_evidence(
+    mentions: Iterable[Mention], province_hint: Province | None = None
+) -> dict[Province, float]:
+    """How strongly the mentions point at each province.
+
+    The weight of each province mention, plus that of each district mention whose name
+    exists in one province only, plus a strong hint (a JSONL record's "province").
+    """
+    evidence: dict[Province, float] = defaultdict(float)
+    if province_hint is not None:
+        evidence[province_hint] += _HINT_WEIGHT
+    for m in mentions:
+        if m.province is not None:
+            evidence[m.province] += m.weight
+        elif len({d.province for d in m.districts}) == 1:
+            evidence[m.districts[0].province] += m.weight
+    return evidence
 
 
 def resolve_mentions(
     mentions: Sequence[Mention], province_hint: Province | None = None
-) -> tuple[District | tuple[str, Province | None] | None, Province | None]:
-    """The unit the mentions are mostly about, and its province.
+) -> tuple[str | None, Province | None]:
+    """(locality, province) the mentions are mostly about.
 
-    Province evidence is the weight of province mentions plus that of district mentions
-    whose name exists in one province only (plus a strong hint, e.g. a JSONL "province").
-    A district name found in several provinces ("Huyện Châu Thành") goes to the one with
-    the most evidence; with none, its province stays unknown rather than guessed. The
-    district with the highest weight wins; ties go to the earliest mention.
+    A district name found in several provinces ("Huyện Châu Thành") goes to the province
+    with the most evidence (see `province_evidence`); with none, its province stays unknown
+    rather than guessed. Then the unit with the highest total weight wins, ties going to
+    the earliest mention; it must weigh at least a typed mention in the body, so a name met
+    once in passing is not taken for the subject. With no locality, the province is the
+    one with the most evidence, unless two tie.
     """
-    evidence: dict[str, float] = defaultdict(float)
-    if province_hint is not None:
-        evidence[province_hint.code] += 100.0
+    evidence = province_evidence(mentions, province_hint)
+    scores: dict[tuple[str, Province | None], float] = defaultdict(float)
+    first_seen: dict[tuple[str, Province | None], int] = {}
     for m in mentions:
-        if m.province is not None:
-            evidence[m.province.code] += m.weight
-        elif len({d.province.code for d in m.districts}) == 1:
-            evidence[m.districts[0].province.code] += m.weight
-
-    scores: dict[tuple[str, str | None], float] = defaultdict(float)
-    first_seen: dict[tuple[str, str | None], int] = {}
-    units: dict[tuple[str, str | None], District | None] = {}
-    for m in mentions:
-        if not m.districts:
-            continue
         candidates = m.districts
-        codes = {d.province.code for d in candidates}
-        if len(codes) > 1:
-            best = max(evidence.get(c, 0.0) for c in codes)
+        if len({d.province for d in candidates}) > 1:
+            best = max(evidence.get(d.province, 0.0) for d in candidates)
             if best > 0:
-                candidates = tuple(d for d in candidates if evidence.get(d.province.code) == best)
+                candidates = tuple(d for d in candidates if evidence.get(d.province) == best)
         if province_hint is not None:
             candidates = tuple(d for d in candidates if d.province == province_hint)
-            if not candidates:
-                continue
-        known = len({d.province.code for d in candidates}) == 1
+        if not candidates:
+            continue
+        provinces = {d.province for d in candidates}
+        province = provinces.pop() if len(provinces) == 1 else None
         names = {_named(d, m.named_type, m.written) for d in candidates}
-        for name in names:
-            province_code = candidates[0].province.code if known else None
-            unit = (name, province_code)
+        for name in names:  # "Cao Lãnh" alone: half to the city, half to the district
+            unit = (name, province)
             scores[unit] += m.weight / len(names)
             first_seen.setdefault(unit, m.start)
-            exact = [d for d in candidates if d.name == name]
-            units[unit] = exact[0] if known and exact else None
 
     if scores:
         unit = max(scores, key=lambda u: (scores[u], -first_seen[u]))
         if scores[unit] >= _MIN_LOCALITY_SCORE:
-            name, code = unit
-            district = units[unit]
-            province = province_hint or (load().provinces[code] if code else None)
-            return (district if district is not None else (name, province)), province
+            return unit
     if province_hint is not None:
         return None, province_hint
     if evidence:
-        code = max(evidence, key=lambda c: evidence[c])
-        tied = [c for c in evidence if evidence[c] == evidence[code]]
-        if len(tied) == 1:
-            return None, load().provinces[code]
+        ranked = sorted(evidence.values(), reverse=True)
+        if len(ranked) == 1 or ranked[0] > ranked[1]:
+            return None, max(evidence, key=lambda p: evidence[p])
     return None, None
 
 
@@ -473,13 +476,7 @@ def resolve(
         for m in gaz.mentions(text, weight):
             mentions.append(dataclasses.replace(m, start=m.start + offset))
         offset += len(text) + 1
-    unit, province = resolve_mentions(mentions, hint)
-    if unit is None:
-        locality = None
-    elif isinstance(unit, District):
-        locality = unit.name
-    else:
-        locality = unit[0]
+    locality, province = resolve_mentions(mentions, hint)
     if province is None:
         return Resolution(locality=locality)
     return Resolution(locality, province.name, province.current)
@@ -492,15 +489,10 @@ def province_of(name: str, sections: Iterable[tuple[str, float]] = ()) -> Provin
     provinces = {d.province.code: d.province for d in candidates}
     if len(provinces) <= 1:
         return next(iter(provinces.values()), None)
-    evidence: dict[str, float] = defaultdict(float)
-    for text, weight in sections:
-        for m in gaz.mentions(text, weight):
-            if m.province is not None:
-                evidence[m.province.code] += m.weight
-            elif len({d.province.code for d in m.districts}) == 1:
-                evidence[m.districts[0].province.code] += m.weight
-    scored = sorted(((evidence.get(c, 0.0), c) for c in provinces), reverse=True)
-    if scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+    mentions = [m for text, weight in sections for m in gaz.mentions(text, weight)]
+    evidence = province_evidence(mentions)
+    scored = sorted(((evidence.get(p, 0.0), p.code) for p in provinces.values()), reverse=True)
+    if scored[0][0] > 0 and scored[0][0] > scored[1][0]:
         return provinces[scored[0][1]]
     return None
 

@@ -145,6 +145,8 @@ def test_parse_date(parts: tuple[str, str, str], date: datetime.date | None) -> 
         ("Nội dung.\n\nTin và ảnh: Minh Tâm (Đài TT-TH huyện)", ("Minh Tâm", "Đài TT-TH huyện")),
         ("Nội dung.\n\nT.Nghĩa\n\nNguồn: Báo Đồng Tháp", ("T.Nghĩa", "Báo Đồng Tháp")),
         ("Nội dung.\n\nNguồn: Phòng Nội vụ", (None, "Phòng Nội vụ")),
+        ("Nội dung.\n\nTin: Phòng Văn hóa - Thông tin", (None, "Phòng Văn hóa - Thông tin")),
+        ("Nội dung.\n\nBài và ảnh: PV", ("PV", None)),
         ("Nội dung.\n\nNgọc Ánh, Theo Reuters", ("Ngọc Ánh", "Theo Reuters")),
         # No byline: the last paragraph is prose, a caption-like line or a heading.
         ("Hội nghị đã thành công tốt đẹp.", (None, None)),
