@@ -7,7 +7,6 @@ JSON Lines are streamed line by line, so a million-line file takes the memory of
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import gzip
 import io
@@ -228,16 +227,19 @@ def _read_html(source: str, text: str) -> Iterator[Record]:
     if author is None:
         author, unit = _byline_from_html(text, doc.author)
     date = _iso_date(doc.date)
-    bulletin = make_bulletin(
+    yield make_bulletin(
         id=document_id(source),
         title=title,
         paragraphs=paragraphs,
         source=source,
-        given=Given(date=date, has_date=date is not None, author=author, url=doc.url or None),
+        given=Given(
+            date=date,
+            has_date=date is not None,
+            author=author,
+            source_unit=unit,
+            url=doc.url or None,
+        ),
     )
-    if author is not None and bulletin.source_unit is None and unit is not None:
-        bulletin = dataclasses.replace(bulletin, source_unit=unit)
-    yield bulletin
 
 
 def _byline_from_html(html: str, meta_author: str | None) -> tuple[str | None, str | None]:
@@ -405,6 +407,7 @@ class Given:
     date: datetime.date | None = None
     has_date: bool = False  # a "date" was given, even if unreadable: then it stays None
     author: str | None = None
+    source_unit: str | None = None
     locality: str | None = None
     province: str | None = None
     url: str | None = None
@@ -425,11 +428,10 @@ def make_bulletin(
     date = given.date if given.has_date else extract.extract_date("\n".join([*meta, body]))
     author, unit = extract.extract_author(body)
     if given.author:
-        if author is None or extract.same_name(author, given.author):
-            pass
-        else:
-            unit = None  # the byline we read is someone else's
+        if author is not None and not extract.same_name(author, given.author):
+            unit = None  # the byline in the text is someone else's
         author = given.author
+    unit = given.source_unit or unit
     locality, province, current = _place(title, body, given)
     return Bulletin(
         id=id,

@@ -265,6 +265,23 @@ def test_jsonl_given_metadata_wins(tmp_path: Path) -> None:
     assert (b.url, b.author, b.source) == ("https://example.vn/a?b=1&c=2", "Ngọc Hân", "crawl-2022")
 
 
+@pytest.mark.parametrize(
+    ("author", "expected"),
+    [
+        (None, ("Thanh Nghĩa", "Nội vụ")),
+        ("THANH NGHĨA", ("THANH NGHĨA", "Nội vụ")),  # the same person: the unit is theirs
+        ("Ngọc Hân", ("Ngọc Hân", None)),  # someone else: the text's unit is not theirs
+    ],
+)
+def test_jsonl_given_author_and_the_byline(
+    tmp_path: Path, author: str | None, expected: tuple[str, str | None]
+) -> None:
+    record = {"id": "a", "title": "Tin", "body": "Nội dung.\nThanh Nghĩa - Nội vụ", "author": author}
+    b = only(list(read_file(write_jsonl(tmp_path / "a.jsonl", [record]))))
+    assert isinstance(b, Bulletin)
+    assert (b.author, b.source_unit) == expected
+
+
 def test_jsonl_province_without_locality_is_kept(tmp_path: Path) -> None:
     records = [
         {"id": "a", "title": "Tin tức", "body": "Nội dung.", "province": "Bến Tre"},
