@@ -276,7 +276,8 @@ def test_jsonl_given_metadata_wins(tmp_path: Path) -> None:
 def test_jsonl_given_author_and_the_byline(
     tmp_path: Path, author: str | None, expected: tuple[str, str | None]
 ) -> None:
-    record = {"id": "a", "title": "Tin", "body": "Nội dung.\nThanh Nghĩa - Nội vụ", "author": author}
+    body = "Nội dung.\nThanh Nghĩa - Nội vụ"
+    record = {"id": "a", "title": "Tin", "body": body, "author": author}
     b = only(list(read_file(write_jsonl(tmp_path / "a.jsonl", [record]))))
     assert isinstance(b, Bulletin)
     assert (b.author, b.source_unit) == expected
