@@ -56,6 +56,14 @@ COMMON_FURNITURE = _rx(
     flags=_I,
 )
 
+# Menu items and breadcrumbs above the title: furniture there, possible headings in a body.
+HEAD_FURNITURE = _rx(
+    r"^(tin tức|tin tức - sự kiện|tin tức sự kiện|giới thiệu|liên hệ|hỏi đáp|văn bản|"
+    r"thủ tục hành chính|sơ đồ (cổng|trang|site)|tìm kiếm|menu|danh mục)$",
+    r"^trang chủ\s*[>»/|›]",
+    flags=_I,
+)
+
 # Lines that start the furniture after the article on any portal.
 COMMON_END = _rx(
     r"^(có thể bạn quan tâm|các tin khác|tin khác|tin liên quan|bài viết liên quan)\s*:?$",
@@ -205,6 +213,8 @@ def extract_article(text: str) -> Article | None:
         line = lines[i]
         i += 1
         if not line or _is_furniture(layout, line) or _matches(layout.image, line):
+            continue
+        if _matches(HEAD_FURNITURE, line):
             continue
         if _is_end(layout, line):
             return None

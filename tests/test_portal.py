@@ -192,6 +192,17 @@ def test_text_without_a_title_line_keeps_all_its_prose() -> None:
     assert article.paragraphs == (prose.strip(), "Đoạn hai.")
 
 
+def test_menus_and_breadcrumbs_above_the_title_are_furniture() -> None:
+    text = (
+        "Trang chủ\nGiới thiệu\nTin tức\nLiên hệ\nTrang chủ > Tin tức > Cải cách hành chính\n"
+        "Tiêu đề bài viết\n\nĐoạn một.\n\nVăn bản\n\nĐoạn hai."
+    )
+    article = portal.extract_article(text)
+    assert article is not None
+    assert article.title == "Tiêu đề bài viết"
+    assert article.paragraphs == ("Đoạn một.", "Văn bản", "Đoạn hai.")  # a heading, in a body
+
+
 def test_a_sixth_layout_is_one_more_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     sixth = portal.Layout(
         name="trang-chu-menu",
