@@ -22,8 +22,9 @@ from index.extract import clean_title, headline
 _I = re.IGNORECASE
 
 
-def _rx(*patterns: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p, flags) for p in patterns)
+def patterns(*regexes: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
+    """Compiled line patterns, for a `Layout`'s fields."""
+    return tuple(re.compile(r, flags) for r in regexes)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Layout:
 
 
 # Furniture shared by all portals (whole lines, after whitespace is collapsed).
-COMMON_FURNITURE = _rx(
+COMMON_FURNITURE = patterns(
     r"^image( advertisement| banner)?$",
     r"^(đăng nhập|đăng xuất|đăng ký)$",
     r"^(xuất bản thông tin|tìm kiếm thông tin|chi tiết bài viết\b.*)$",
@@ -57,7 +58,7 @@ COMMON_FURNITURE = _rx(
 )
 
 # Menu items and breadcrumbs above the title: furniture there, possible headings in a body.
-HEAD_FURNITURE = _rx(
+HEAD_FURNITURE = patterns(
     r"^(tin tức|tin tức - sự kiện|tin tức sự kiện|giới thiệu|liên hệ|hỏi đáp|văn bản|"
     r"thủ tục hành chính|sơ đồ (cổng|trang|site)|tìm kiếm|menu|danh mục)$",
     r"^trang chủ\s*[>»/|›]",
@@ -65,7 +66,7 @@ HEAD_FURNITURE = _rx(
 )
 
 # Lines that start the furniture after the article on any portal.
-COMMON_END = _rx(
+COMMON_END = patterns(
     r"^(có thể bạn quan tâm|các tin khác|tin khác|tin liên quan|bài viết liên quan)\s*:?$",
     r"^(tin cùng chuyên mục|các tin đã đưa|tin đã đưa|xem thêm)\s*:?$",
     r"^(xem tin theo ngày|thống kê truy cập)$",
@@ -86,23 +87,23 @@ LAYOUTS: tuple[Layout, ...] = (
     # "Chi tiết bài viết <category>", then the title again and the article.
     Layout(
         name="xuat-ban-thong-tin",
-        signature=_rx(r"^xuất bản thông tin$", flags=_I),
-        title_after=_rx(r"^chi tiết bài viết\b", flags=_I),
+        signature=patterns(r"^xuất bản thông tin$", flags=_I),
+        title_after=patterns(r"^chi tiết bài viết\b", flags=_I),
     ),
     # Portals with a login link and a banner above the title (Nghệ An district sites);
     # the article is followed by the district map, a news list and advertisements.
     Layout(
         name="dang-nhap-banner",
-        signature=_rx(r"^đăng nhập$", r"^image banner$", flags=_I),
-        end=_rx(r"^bản đồ hành chính\b", r"^tin tức$", flags=_I),
-        furniture=_rx(r"^[•·]\s", flags=_I),
-        image=_rx(r"^anh[-_ ]tin[-_ ]bai$", flags=_I),
+        signature=patterns(r"^đăng nhập$", r"^image banner$", flags=_I),
+        end=patterns(r"^bản đồ hành chính\b", r"^tin tức$", flags=_I),
+        furniture=patterns(r"^[•·]\s", flags=_I),
+        image=patterns(r"^anh[-_ ]tin[-_ ]bai$", flags=_I),
     ),
     # "Tìm kiếm thông tin" portals (Thừa Thiên Huế): title, then "Ngày cập nhật <date>".
     Layout(
         name="tim-kiem-thong-tin",
-        signature=_rx(r"^tìm kiếm thông tin$", flags=_I),
-        meta=_rx(r"^(ngày cập nhật|ngày đăng|cập nhật lúc|ngày xuất bản)\b", flags=_I),
+        signature=patterns(r"^tìm kiếm thông tin$", flags=_I),
+        meta=patterns(r"^(ngày cập nhật|ngày đăng|cập nhật lúc|ngày xuất bản)\b", flags=_I),
     ),
 )
 
@@ -110,7 +111,7 @@ LAYOUTS: tuple[Layout, ...] = (
 GENERIC = Layout(
     name="generic",
     signature=(),
-    meta=_rx(r"^(ngày cập nhật|ngày đăng|cập nhật lúc|ngày xuất bản)\b", flags=_I),
+    meta=patterns(r"^(ngày cập nhật|ngày đăng|cập nhật lúc|ngày xuất bản)\b", flags=_I),
 )
 
 MAX_TITLE_WORDS = 40  # a longer first line is the text itself, not its title

@@ -206,10 +206,10 @@ def test_menus_and_breadcrumbs_above_the_title_are_furniture() -> None:
 def test_a_sixth_layout_is_one_more_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     sixth = portal.Layout(
         name="trang-chu-menu",
-        signature=portal._rx(r"^Trang chủ \| Giới thiệu"),
-        title_after=portal._rx(r"^Tin tức › "),
-        end=portal._rx(r"^Ý kiến bạn đọc$"),
-        furniture=portal._rx(r"^Lượt xem: \d+$"),
+        signature=portal.patterns(r"^Trang chủ \| Giới thiệu"),
+        title_after=portal.patterns(r"^Tin tức › "),
+        end=portal.patterns(r"^Ý kiến bạn đọc$"),
+        furniture=portal.patterns(r"^Lượt xem: \d+$"),
     )
     monkeypatch.setattr(portal, "LAYOUTS", (*portal.LAYOUTS, sixth))
     text = (
