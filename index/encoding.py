@@ -58,6 +58,7 @@ _VNI_PAIR = re.compile(
     f"[aeiouyAEIOUY][{_VNI_MARKS}{_VNI_MARKS.upper()}]|[\xf1\xd1\xf6\xd6\xf4\xd4][a-zA-Z{_VNI_MARKS}]"
 )
 _WORD = re.compile(r"\S+")
+_LEGACY_SAMPLE = 64 * 1024
 
 
 def _caps(word: str) -> bool | None:
@@ -90,10 +91,15 @@ def convert_tcvn3(text: str) -> str:
 
 
 def legacy_encoding(text: str) -> str | None:
-    """ "tcvn3" or "vni" when `text` is the mojibake of a legacy Vietnamese font, else None."""
-    if _REAL_VIETNAMESE.search(text):
+    """ "tcvn3" or "vni" when `text` is the mojibake of a legacy Vietnamese font, else None.
+
+    Judged on the start of the text: real Vietnamese letters rule it out; otherwise enough
+    words must carry the marks of one font's table.
+    """
+    sample = text[:_LEGACY_SAMPLE]
+    if _REAL_VIETNAMESE.search(sample):
         return None
-    words = _WORD.findall(text)
+    words = _WORD.findall(sample)
     if not words:
         return None
     tcvn3_words = sum(1 for w in words if _TCVN3_IN_WORD.search(w))
