@@ -36,7 +36,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF_BYTES = 4096
-_HTML_START = re.compile(rb"^\s*<(?:!doctype\s+html|html|head|body|meta|title|div|article)\b", re.I)
+_HTML_START = re.compile(r"^<(?:!doctype\s+html|html|head|body|meta|title|div|article)\b", re.I)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
@@ -160,8 +160,9 @@ def _kind(source: str, head: bytes) -> str:
         return "jsonl"
     if name.endswith(HTML_SUFFIXES):
         return "html"
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if re.match(rb'\{\s*"', start):  # a JSON object: JSON Lines whatever the name
+    codec = encoding.sniff_bom(head[:4])
+    start = head.decode(codec or "latin-1", errors="ignore").lstrip("\ufeff \t\r\n")
+    if re.match(r'\{\s*"', start):  # a JSON object: JSON Lines whatever the name
         return "jsonl"
     if _HTML_START.match(start):
         return "html"

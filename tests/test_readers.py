@@ -565,6 +565,14 @@ def test_html_date_from_text_when_the_page_has_no_date_markup(tmp_path: Path) ->
     assert b.body.count("\n\n") == 3
 
 
+def test_html_saved_as_utf16_text(tmp_path: Path) -> None:
+    path = tmp_path / "page"
+    path.write_bytes((FIXTURES / "portal_page.html").read_text(encoding="utf-8").encode("utf-16"))
+    b = only(list(read_file(path)))
+    assert isinstance(b, Bulletin)
+    assert (b.id, b.title) == ("page", "Huyện Lấp Vò ra quân chiến dịch vệ sinh môi trường")
+
+
 def test_html_without_article(tmp_path: Path) -> None:
     path = tmp_path / "menu.html"
     path.write_text(
