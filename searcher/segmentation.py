@@ -249,7 +249,7 @@ def _read_crfsuite(buf: bytes) -> tuple[list[str], dict[str, list[float]], list[
 # neighbour features '±1:word.istitle()' and '±1:word.isupper()'.
 _PUNCT, _FIRST_DIGIT, _FIRST_TITLE, _TITLE, _UPPER = 1, 2, 4, 8, 16
 
-Record = tuple[float, float, float, float, float, float, int, int]
+_Record = tuple[float, float, float, float, float, float, int, int]
 
 
 class _Model:
@@ -315,7 +315,7 @@ class _Model:
         # Syllable cache: syllable -> row; per row a Python record and the same in arrays.
         self._lock = threading.Lock()
         self.index: dict[str, int] = {}
-        self.records: list[Record] = []
+        self.records: list[_Record] = []
         self.scores = np.zeros((6, 0), dtype=np.float64)
         self.flags = np.zeros(0, dtype=np.uint8)
         self.part_ids = np.zeros(0, dtype=np.int64)
@@ -330,7 +330,7 @@ class _Model:
         np.bitwise_or.at(bits, k >> 3, (1 << (k & 7)).astype(np.uint8))
         return bits
 
-    def record(self, syl: str) -> Record:
+    def record(self, syl: str) -> _Record:
         """Everything the tagger needs to know about one syllable.
 
         ``(self0, self1, prev0, prev1, next0, next1, flags, part id)``: ``self*`` is the state
@@ -471,7 +471,7 @@ def _viterbi_python(s0: Sequence[float], s1: Sequence[float], trans: Any) -> lis
     return labels
 
 
-def _scores_python(model: _Model, recs: Sequence[Record]) -> tuple[list[float], list[float]]:
+def _scores_python(model: _Model, recs: Sequence[_Record]) -> tuple[list[float], list[float]]:
     """State scores of one sequence, attribute by attribute in pyvi's dict order."""
     n = len(recs)
     m = model.n_parts
@@ -527,7 +527,7 @@ def _scores_python(model: _Model, recs: Sequence[Record]) -> tuple[list[float], 
     return out0, out1
 
 
-def _joins_python(model: _Model, recs: Sequence[Record]) -> list[bool]:
+def _joins_python(model: _Model, recs: Sequence[_Record]) -> list[bool]:
     """pyvi's underscore rule for one sequence: ``out[i]`` glues syllable ``i`` to ``i - 1``.
 
     pyvi glues an ``I_W`` syllable unless either side is punctuation (``tok in
