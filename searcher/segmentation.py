@@ -118,10 +118,9 @@ def _syllabize(nfc: str, out: list[str]) -> int:
     looks behind, so each whitespace-delimited chunk is tokenized on its own, and the common
     chunks are settled without the regular expression:
 
-    * only letters and digits (``\\w`` minus '_'): every alternative before ``\\w+`` needs a
-      character outside the chunk ('.', ':', '@', a digit separator), so the chunk is one
-      syllable; so is a chunk of one character (no alternative but '\\n' and the last two
-      matches a single character);
+    * only letters and digits (``\\w`` minus '_'): every alternative before ``\\w+`` needs some
+      other character ('.', ':', '@', a digit separator), so the chunk is one syllable; so is
+      a chunk of one character (only the last two alternatives match a single character);
     * such a run plus one final non-word character: the run, then the character; except
       that a run of [A-ZĐ] or "Tp", "Mr", ... followed by '.' is an abbreviation;
     * one leading non-word character before such a run: the character, then the run
