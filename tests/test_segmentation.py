@@ -351,3 +351,20 @@ def test_cache_fills_safely_from_threads(monkeypatch: pytest.MonkeyPatch) -> Non
     for chunk, result in zip(chunks, results, strict=True):
         assert result == [expected[texts.index(t)] for t in chunk]
     assert len(fresh.index) == len(fresh.records)
+
+
+def test_full_cache_still_segments_exactly(
+    segmenter: Segmenter, pyvi_tokenize, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past the cache limit, unseen syllables are scored on the spot (both paths).
+    folder = segmentation._pyvi_dir() / "models"
+    fresh = segmentation._Model(
+        segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes()),
+        (folder / "words.txt").read_bytes().decode("utf-8"),
+    )
+    monkeypatch.setattr(segmentation, "_MODEL", fresh)
+    monkeypatch.setattr(segmentation, "_CACHE_LIMIT", 50)
+    texts = [t for t in _sample() if t.strip()][:60]
+    assert segmenter.tokenize_many(texts) == [pyvi_tokenize(t) for t in texts]
+    assert [segmenter.tokenize(t) for t in texts[:20]] == [pyvi_tokenize(t) for t in texts[:20]]
+    assert len(fresh.records) == 50
