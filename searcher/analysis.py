@@ -337,21 +337,45 @@ class PresegmentedText(str):
     """A field value that carries its segmentation, so the indexer segments once per text.
 
     The indexer segments titles and bodies in batches (in worker processes) and passes the
-    result along with the text; the tokenizer uses it instead of segmenting again. Never
-    stored: the writer stores the plain ``str`` through ``_stored_<field>``.
+    result along with the text; the tokenizer uses it instead of segmenting again. The value
+    also keeps its :class:`IndexTerms` once computed, so the accented and the folded field
+    analyse it once between them. Never stored: the writer stores the plain ``str`` through
+    ``_stored_<field>``.
     """
 
-    __slots__ = ("segmentation",)
+    __slots__ = ("index_terms", "segmentation")
 
-    def __new__(cls, text: str, segmentation: Segmentation | None) -> PresegmentedText:
+    def __new__(cls, text: str, segmentation: Segmentation | None = None) -> PresegmentedText:
         value = super().__new__(cls, text)
         value.segmentation = segmentation
+        value.index_terms = None
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class IndexTerms:
+    """A text's tokens as the text fields emit them: parallel tuples in token order."""
+
+    accented: tuple[str, ...]
+    folded: tuple[str, ...]
+    positions: tuple[int, ...]
+    startchars: tuple[int, ...]
+    endchars: tuple[int, ...]
+
+    @classmethod
+    def of(cls, tokens: tuple[AnalyzedToken, ...]) -> IndexTerms:
+        accented = tuple(t.text for t in tokens)
+        return cls(
+            accented=accented,
+            folded=tuple(map(fold, accented)),
+            positions=tuple(t.position for t in tokens),
+            startchars=tuple(t.startchar for t in tokens),
+            endchars=tuple(t.endchar for t in tokens),
+        )
 
 
 @lru_cache(maxsize=8)
 def _analyze_cached(text: str) -> tuple[AnalyzedToken, ...]:
-    """Accented and folded fields analyse the same text back to back: do the work once."""
     return tuple(analyze(text))
 
 
@@ -361,6 +385,22 @@ def analyze_for_index(text: str) -> tuple[AnalyzedToken, ...]:
     if segmentation is not None:
         return tuple(analyze(str(text), segmentation))
     return _analyze_cached(str(text))
+
+
+@lru_cache(maxsize=8)
+def _index_terms_cached(text: str) -> IndexTerms:
+    return IndexTerms.of(analyze_for_index(text))
+
+
+def index_terms(value: str) -> IndexTerms:
+    """The tokens of a field value; accented and folded fields analyse the same value back to
+    back, so the work is done once (kept on a :class:`PresegmentedText`, else in a small cache).
+    """
+    if isinstance(value, PresegmentedText):
+        if value.index_terms is None:
+            value.index_terms = IndexTerms.of(analyze_for_index(value))
+        return value.index_terms
+    return _index_terms_cached(value)
 
 
 class VietnameseTokenizer(Tokenizer):
@@ -403,18 +443,28 @@ class VietnameseTokenizer(Tokenizer):
                 token.endchar = start_char + len(value)
             yield token
             return
-        for analyzed in analyze_for_index(value):
-            text = fold(analyzed.text) if self.folded else analyzed.text
+        terms = index_terms(value)
+        texts = terms.folded if self.folded else terms.accented
+        if positions and not chars and not keeporiginal and not start_pos:
+            # The indexing path (Whoosh's Positions format): only text and position change.
+            for text, pos in zip(texts, terms.positions, strict=True):
+                token.text = text
+                token.pos = pos
+                token.boost = 1.0
+                token.stopped = False
+                yield token
+            return
+        for i, text in enumerate(texts):
             token.text = text
             token.boost = 1.0
             token.stopped = False
             if keeporiginal:
                 token.original = text
             if positions:
-                token.pos = start_pos + analyzed.position
+                token.pos = start_pos + terms.positions[i]
             if chars:
-                token.startchar = start_char + analyzed.startchar
-                token.endchar = start_char + analyzed.endchar
+                token.startchar = start_char + terms.startchars[i]
+                token.endchar = start_char + terms.endchars[i]
             yield token
 
 
