@@ -107,16 +107,19 @@ def search_command(
     """Search the index from the terminal."""
     searcher = _open_searcher(index_dir or default_index_dir())
     with searcher:
-        results = searcher.search(
-            query,
-            locality=locality,
-            province=province,
-            year=year,
-            sort=sort,
-            page=page,
-            per_page=per_page,
-            explain=explain,
-        )
+        try:
+            results = searcher.search(
+                query,
+                locality=locality,
+                province=province,
+                year=year,
+                sort=sort,
+                page=page,
+                per_page=per_page,
+                explain=explain,
+            )
+        except IndexUnavailableError as error:  # damage found past the opening checks
+            raise click.ClickException(str(error)) from None
     if as_json:
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         return

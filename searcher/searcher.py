@@ -9,10 +9,15 @@ dataclasses built before the lock is released.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+import pickle
+import struct
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +28,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh import scoring, sorting
+from whoosh.reading import CorruptIndexError
 from whoosh.searching import Searcher as WhooshSearcher
 
 from searcher.analysis import analyze, fold
@@ -38,6 +44,16 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
 #: Facet values listed per facet (the rest are summed up by nobody; the UI shows the top ones).
 FACET_LIMIT = 50
+#: Errors only damaged index bytes produce: a healthy index always decodes, and user input never
+#: reaches these decoders. Seeing one marks the generation as corrupt (see Searcher._reading).
+_CORRUPTION = (
+    CorruptIndexError,
+    struct.error,
+    zlib.error,
+    pickle.UnpicklingError,
+    EOFError,
+    UnicodeDecodeError,
+)
 
 
 def _weighting() -> scoring.WeightingModel:
@@ -54,6 +70,8 @@ class _Open:
     searcher: WhooshSearcher
     facet_codes: dict[str, np.ndarray] = field(default_factory=dict)
     facet_values: dict[str, list[str | None]] = field(default_factory=dict)
+    #: Why this generation is known to be corrupt, once a read has shown it.
+    damage: str | None = None
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
@@ -104,11 +122,13 @@ class Searcher:
         """The open generation, switching to a newly published one if there is one."""
         opened = self._open
         if opened is not None and current_stamp(self.index_dir) == opened.generation.stamp:
+            if opened.damage:
+                raise IndexUnavailableError(opened.damage)
             return opened
         try:
             fresh = self._open_generation(read_current(self.index_dir))
         except IndexUnavailableError:
-            if opened is not None and opened.generation.path.is_dir():
+            if opened is not None and not opened.damage and opened.generation.path.is_dir():
                 return opened  # keep serving what we have rather than fail
             raise
         if opened is not None:
@@ -124,16 +144,48 @@ class Searcher:
                 f"index at {self.index_dir} has schema version {version}, this bantin needs "
                 f"{SCHEMA_VERSION}: {hint}"
             )
+        ix: Any = None
+        whoosh_searcher: WhooshSearcher | None = None
         try:
             ix = whoosh_index.open_dir(str(generation.path))
             whoosh_searcher = ix.searcher(weighting=_weighting())
+            opened = _Open(generation, ix, whoosh_searcher)
+            self._load_facets(opened)
         except Exception as error:  # Whoosh raises many types for damaged files
+            if whoosh_searcher is not None:
+                whoosh_searcher.close()
+            if ix is not None and hasattr(ix, "close"):
+                ix.close()
             raise IndexUnavailableError(
-                f"index at {self.index_dir} is damaged ({type(error).__name__}): {hint}"
+                f"index at {self.index_dir} is damaged ({_error_name(error)}): {hint}"
             ) from None
-        opened = _Open(generation, ix, whoosh_searcher)
-        self._load_facets(opened)
         return opened
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Report a failure while reading the open generation as IndexUnavailableError.
+
+        A segment can open cleanly and still be damaged further in (overwritten or garbled
+        postings, stored fields, terms): reading it then fails with whatever the bytes lead
+        to — Whoosh's CorruptIndexError, struct, zlib, pickle or decoding errors, IndexError,
+        raised in Whoosh or in our code handed bad data. Queries are parsed leniently before
+        they get here, so callers get one clear error saying how to rebuild, with the original
+        chained for the log. An error that only corrupt bytes produce also marks the
+        generation: it is not served again (its results could be silently wrong, and
+        ``/healthz`` must say so) until a new one is published.
+        """
+        try:
+            yield
+        except IndexUnavailableError:
+            raise
+        except Exception as error:
+            message = (
+                f"index at {self.index_dir} is damaged or unreadable ({_error_name(error)}): "
+                f"run `bantin index --index {self.index_dir}` to rebuild it"
+            )
+            if isinstance(error, _CORRUPTION) and self._open is not None:
+                self._open.damage = message
+            raise IndexUnavailableError(message) from error
 
     @staticmethod
     def _load_facets(opened: _Open) -> None:
@@ -166,7 +218,7 @@ class Searcher:
 
     def doc_count(self) -> int:
         """Number of searchable bulletins."""
-        with self._lock:
+        with self._lock, self._reading():
             return self._current().searcher.doc_count()
 
     def search(
@@ -194,7 +246,7 @@ class Searcher:
         sort = sort if sort in ("relevance", "date") else "relevance"
         parsed = parse_query(query if isinstance(query, str) else "")
         warnings = list(parsed.warnings)
-        with self._lock:
+        with self._lock, self._reading():
             opened = self._current()
             allowed, filter_warnings = self._filter(
                 opened, locality, province, year, date_from, date_to
@@ -226,23 +278,23 @@ class Searcher:
         """One whole bulletin by id, or None."""
         if not isinstance(doc_id, str) or not doc_id:
             return None
-        with self._lock:
+        with self._lock, self._reading():
             stored = self._current().searcher.document(id=doc_id)
-        if stored is None:
-            return None
-        return Document(
-            id=stored["id"],
-            title=stored.get("title", ""),
-            body=stored.get("body", ""),
-            date=stored.get("date") or None,
-            locality=stored.get("locality") or None,
-            province=stored.get("province") or None,
-            province_current=stored.get("province_current") or None,
-            author=stored.get("author") or None,
-            source_unit=stored.get("source_unit") or None,
-            url=stored.get("url") or None,
-            source=stored.get("source") or None,
-        )
+            if stored is None:
+                return None
+            return Document(
+                id=stored["id"],
+                title=stored.get("title", ""),
+                body=stored.get("body", ""),
+                date=stored.get("date") or None,
+                locality=stored.get("locality") or None,
+                province=stored.get("province") or None,
+                province_current=stored.get("province_current") or None,
+                author=stored.get("author") or None,
+                source_unit=stored.get("source_unit") or None,
+                url=stored.get("url") or None,
+                source=stored.get("source") or None,
+            )
 
     def highlight(self, text: str, query: str) -> str:
         """``text`` HTML-escaped with ``<mark>`` around the words ``query`` matches."""
@@ -259,7 +311,7 @@ class Searcher:
         )
         if not prefix:
             return []
-        with self._lock:
+        with self._lock, self._reading():
             vocabulary = self._current().vocabulary
         return vocabulary.complete(prefix, max(1, min(limit, 20)))
 
@@ -561,6 +613,12 @@ def _matching_codes(values: list[str | None], wanted: str) -> list[int]:
         if any(words[i : i + len(target)] == target for i in range(len(words) - len(target) + 1)):
             found.append(code)
     return found
+
+
+def _error_name(error: BaseException) -> str:
+    """ "CorruptIndexError", "struct.error": the kind of a read failure, for one-line messages."""
+    kind = type(error)
+    return kind.__name__ if kind.__name__[:1].isupper() else f"{kind.__module__}.{kind.__name__}"
 
 
 def _as_int(value: Any, default: int) -> int:
