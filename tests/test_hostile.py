@@ -21,12 +21,14 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from index import build_index
 from index.cli import main as cli_main
 from index.encoding import TCVN3_TABLE, VNI
 from index.readers import MAX_BULLETIN_CHARS, MAX_DOCUMENT_BYTES, read_file
-from searcher import Searcher
+from searcher import Document, Results, Searcher
 from searcher.analysis import fold
 from webui import create_app
 
@@ -371,3 +373,201 @@ def test_vni_is_skipped_with_its_reason(encoded_index: tuple[Path, Any]) -> None
     assert [(Path(s.source).name, s.reason) for s in report.skipped] == [("vni.txt", VNI)]
     with Searcher(index_dir) as searcher:
         assert searcher.doc("vni") is None
+
+
+# --- fuzzed queries and requests ---------------------------------------------------------------
+
+#: Pieces of query syntax, Vietnamese words and oddities, for queries with structure.
+QUERY_PIECES = st.sampled_from(
+    [
+        "cải", "cách", "hành", "chính", "cai cach", "UBND", "Sa Đéc", "hoà", "hòa", "Ủy", "đ",
+        "OR", "AND", "NOT", "-", "+", '"', "(", ")", "*", "?", "~2", "^3", "title:", "body:",
+        ":", "\\", "/", "61/2018/NĐ-CP", "TP.HCM", "\x00", "\u200b", "\ufeff", "\u0301",
+        "🙂", "𝔘", "\ud7ff", " ", "\n", "\t", "&amp;", "<mark>", "%00", "../",
+    ]
+)  # fmt: skip
+QUERIES = st.one_of(
+    st.text(max_size=300),
+    st.lists(QUERY_PIECES, max_size=40).map(" ".join),
+    st.lists(QUERY_PIECES, max_size=40).map("".join),
+)
+#: Anything a caller might pass for a filter or a number, right type or not.
+LOOSE = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.sampled_from(["2022", "Sa Đéc", "Đồng Tháp", "date", "relevance", "2022-07-05"]),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=QUERIES,
+    locality=LOOSE,
+    province=LOOSE,
+    year=LOOSE,
+    date_from=LOOSE,
+    date_to=LOOSE,
+    sort=LOOSE,
+    page=LOOSE,
+    per_page=LOOSE,
+)
+@example(
+    query="cải cách",
+    locality=None,
+    province=None,
+    year=float("inf"),
+    date_from=float("nan"),
+    date_to=-1,
+    sort=None,
+    page=float("inf"),
+    per_page=float("-inf"),
+)
+def test_the_python_api_takes_anything(searcher: Searcher, query: str, **params: Any) -> None:
+    from searcher.searcher import MAX_PAGE, MAX_PER_PAGE
+
+    results = searcher.search(query, **params)
+    assert isinstance(results, Results)
+    assert 1 <= results.page <= MAX_PAGE and 1 <= results.per_page <= MAX_PER_PAGE
+    assert 0 <= len(results.hits) <= results.per_page <= MAX_PER_PAGE
+    assert results.total >= len(results.hits)
+    json.dumps(results.to_dict())
+    assert isinstance(searcher.complete(query), list)
+    document = searcher.doc(query)
+    assert document is None or isinstance(document, Document)
+    assert isinstance(searcher.highlight("Cải cách hành chính ở Sa Đéc", query), str)
+
+
+@pytest.mark.parametrize("size", [10_000, 1_000_000])
+@pytest.mark.parametrize("unit", ["cải cách ", '"(', "🙂", "a"])
+def test_the_python_api_takes_huge_input(searcher: Searcher, size: int, unit: str) -> None:
+    huge = unit * (size // len(unit))
+    results = searcher.search(huge, locality=huge, province=huge, page=10**12, per_page=10**12)
+    assert results.warnings and results.hits == []
+    assert isinstance(searcher.complete(huge), list)
+    assert searcher.doc(huge) is None
+
+
+@pytest.fixture(scope="module")
+def web(corpus_index: Path) -> Any:
+    return create_app({"BANTIN_INDEX": str(corpus_index), "TESTING": True}).test_client()
+
+
+ROUTES = ["/", "/api/search", "/api/suggest", "/feed", "/doc/001_43642a5dc4415f17", "/healthz"]
+PARAMS = st.dictionaries(
+    keys=st.sampled_from(
+        ["q", "page", "per_page", "sort", "year", "locality", "province", "format", "x"]
+    ),
+    values=st.one_of(
+        QUERIES,
+        st.integers(min_value=-(10**25), max_value=10**25).map(str),
+        st.sampled_from(["opensearch", "date", "2022", "Sa Đéc", "", " ", "1e3", "0x10"]),
+    ),
+    max_size=6,
+)
+
+
+def assert_answer_is_safe(response: Any, sent: str) -> None:
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, body[:300]
+    for leak in INTERNALS:
+        assert leak not in body or leak in sent, leak  # unless the request itself said it
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(route=st.sampled_from(ROUTES), params=PARAMS)
+def test_the_web_app_answers_anything_without_a_5xx(
+    web: Any, route: str, params: dict[str, str]
+) -> None:
+    response = web.get(route, query_string=params)
+    assert_answer_is_safe(response, json.dumps(params, ensure_ascii=False))
+    if route.startswith("/api/") and response.status_code == 200:
+        assert isinstance(response.get_json(), dict | list)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(route=st.sampled_from(ROUTES[:4]), raw=st.binary(max_size=200))
+def test_undecodable_query_strings_are_not_errors(web: Any, route: str, raw: bytes) -> None:
+    """Percent-encoded bytes that are not UTF-8 (%ff, %00, lone surrogates' bytes)."""
+    encoded = "".join(f"%{byte:02X}" for byte in raw)
+    response = web.get(f"{route}?q={encoded}&locality={encoded}&page={encoded}")
+    assert_answer_is_safe(response, raw.decode("utf-8", "replace"))
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(doc_id=st.text(min_size=1, max_size=300))
+def test_any_document_id_is_found_or_a_404(web: Any, doc_id: str) -> None:
+    response = web.get("/doc/" + quote(doc_id, safe=""))
+    assert response.status_code in (200, 404)
+    assert_answer_is_safe(response, doc_id)
+    if response.status_code == 200:
+        assert doc_id in {path.stem for path in Path(__file__).parent.parent.glob("corpus/*.txt")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/doc/..",
+        "/doc/../../pyproject.toml",
+        "/doc/..%2F..%2Fpyproject.toml",
+        "/doc/%2E%2E%2F%2E%2E%2Fcorpus%2F001_43642a5dc4415f17.txt",
+        "/doc/corpus%2F001_43642a5dc4415f17",
+        "/doc/..%5C..%5Cpyproject.toml",
+        "/doc/%00",
+        "/doc/001_43642a5dc4415f17%00.txt",
+        "/doc/%FF%FE%00",
+        "/doc/%C0%AE%C0%AE%2F",  # overlong UTF-8 for '..'
+        "/doc//etc/passwd",
+        "/doc/%2Fetc%2Fpasswd",
+        "/doc/file:%2F%2F%2Fetc%2Fpasswd",
+        "/doc/" + "a" * 100_000,
+        "/doc/" + "%2F" * 10_000,
+        "/doc/*",
+        "/doc/id:*",
+    ],
+)
+def test_path_tricks_in_document_ids_find_nothing(web: Any, path: str) -> None:
+    response = web.get(path)
+    assert response.status_code == 404
+    body = response.get_data(as_text=True)
+    assert_answer_is_safe(response, "")
+    assert "root:" not in body and "[project]" not in body and "Sa Đéc" not in body
+
+
+def test_errors_never_show_internals_even_when_the_app_fails(corpus_index: Path) -> None:
+    """An unexpected exception inside a view is a plain 500 page, not a traceback or debugger."""
+    app = create_app({"BANTIN_INDEX": str(corpus_index)})  # production config: no TESTING
+
+    class Exploding:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError(f"internal detail {__file__}")
+
+    app.extensions["bantin"]._searcher = Exploding()
+    client = app.test_client()
+    for path in (
+        "/",
+        "/?q=x",
+        "/api/search?q=x",
+        "/feed",
+        "/doc/x",
+        "/api/suggest?q=x",
+        "/healthz",
+    ):
+        response = client.get(path)
+        assert response.status_code in (200, 400, 404, 500, 503), path
+        assert_answer_is_safe_body(response.get_data(as_text=True))
+
+
+def assert_answer_is_safe_body(body: str) -> None:
+    for leak in (*INTERNALS, "internal detail"):
+        assert leak not in body, leak

@@ -877,3 +877,29 @@ def test_a_rebuild_replaces_a_damaged_index_and_the_server_recovers(
 def assert_no_internals(body: str) -> None:
     for leak in ("Traceback", "site-packages", '.py"', "/work", "whoosh"):
         assert leak not in body, leak
+
+
+def test_the_real_server_turns_down_huge_requests_politely(corpus_index: Path) -> None:
+    """A 1 MB query string or header gets a 4xx from waitress, and the server keeps serving."""
+    import http.client
+
+    from webui import create_app
+
+    with serving(create_app({"BANTIN_INDEX": str(corpus_index)})) as base:
+        port = int(base.rsplit(":", 1)[1])
+        for path, headers in (
+            ("/api/search?q=" + "c%E1%BA%A3i+" * 100_000, {}),
+            ("/", {"X-Padding": "x" * 1_000_000}),
+            ("/api/search?q=" + "a" * 600, {}),  # over the query length the app accepts
+        ):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                connection.request("GET", path, headers=headers)
+                reply = connection.getresponse()
+                body = reply.read().decode("utf-8", "replace")
+            finally:
+                connection.close()
+            assert 400 <= reply.status < 500, (reply.status, body[:200])
+            assert_no_internals(body)
+        status, body = fetch(f"{base}/healthz")
+        assert status == 200 and json.loads(body)["documents"] == 5
