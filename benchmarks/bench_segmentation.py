@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from a checkout; workers re-import this module
@@ -87,27 +88,27 @@ def _ready(_: int) -> None:
 # --- measurements ------------------------------------------------------------------------------
 
 
-def timed(run: Callable[[], object], repeats: int) -> list[float]:
-    times = []
+def clocked(run: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one run."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def interleaved(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[tuple]]:
+    """Time every run ``repeats`` times, taking turns, so that a change in the machine's load
+    during the benchmark weighs on all of them alike."""
+    times: dict[str, list[tuple]] = {name: [] for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
+        for name, run in runs.items():
+            times[name].append(clocked(run))
     return times
 
 
-def pool_times(
-    init: Callable[..., None],
-    initargs: tuple[object, ...],
-    work: Callable[[list[str]], int],
-    chunks: list[list[str]],
-    processes: int,
-    repeats: int,
-) -> list[float]:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes, initializer=init, initargs=initargs) as pool:
-        pool.map(_ready, range(processes), chunksize=1)
-        return timed(lambda: pool.map(work, chunks, chunksize=1), repeats)
+def open_pool(init: Callable[..., None], initargs: tuple[object, ...], processes: int) -> Any:
+    pool = multiprocessing.get_context("spawn").Pool(processes, init, initargs)
+    pool.map(_ready, range(processes), chunksize=1)
+    return pool
 
 
 def cpu_model() -> str:
@@ -144,35 +145,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _init_pyvi()
     assert _pyvi_tokenize is not None
+    pyvi = _pyvi_tokenize
     seg = Segmenter()
-    cold = timed(lambda: [seg.tokenize_many(c) for c in chunks], 1)[0]
+    cold, _ = clocked(lambda: [seg.tokenize_many(c) for c in chunks])
 
     # 1. Identical output, document by document (and one call per document for a sample).
-    start = time.perf_counter()
-    expected = [_pyvi_tokenize(d) for d in docs]
-    pyvi_check = time.perf_counter() - start
+    expected = [pyvi(d) for d in docs]
     got = [t for c in chunks for t in seg.tokenize_many(c)]
     differences = sum(e != g for e, g in zip(expected, got, strict=True))
     differences += sum(seg.tokenize(d) != e for d, e in zip(docs[:200], expected, strict=False))
 
-    # 2. Speed, one core.
-    pyvi_1 = [*timed(lambda: [_pyvi_tokenize(d) for d in docs], args.repeats - 1), pyvi_check]
-    seg_1 = timed(lambda: [seg.tokenize_many(c) for c in chunks], args.repeats)
-    spans_1 = timed(lambda: [seg.segment_many(c) for c in chunks], args.repeats)
-
-    # 3. Speed, all cores: one process per core, batches handed out one at a time.
+    # 2. Speed on one core, then on all cores (one process per core, batches handed out one
+    # at a time); pyvi and the Segmenter take turns.
+    one = interleaved(
+        {
+            "pyvi": lambda: [pyvi(d) for d in docs],
+            "tokenize": lambda: [seg.tokenize_many(c) for c in chunks],
+            "segment": lambda: [seg.segment_many(c) for c in chunks],
+        },
+        args.repeats,
+    )
     procs = args.processes
-    warm = docs[:BATCH]
-    pyvi_n = pool_times(_init_pyvi, (), _pyvi_batch, chunks, procs, args.repeats)
-    seg_n = pool_times(_init_segmenter, (warm,), _segmenter_batch, chunks, procs, args.repeats)
+    pyvi_pool = open_pool(_init_pyvi, (), procs)
+    seg_pool = open_pool(_init_segmenter, (docs[:BATCH],), procs)
+    try:
+        many = interleaved(
+            {
+                "pyvi": lambda: pyvi_pool.map(_pyvi_batch, chunks, chunksize=1),
+                "tokenize": lambda: seg_pool.map(_segmenter_batch, chunks, chunksize=1),
+            },
+            args.repeats,
+        )
+    finally:
+        pyvi_pool.terminate()
+        seg_pool.terminate()
 
-    def rate(times: list[float]) -> float:
-        return chars / statistics.median(times)
+    def rate(times: list[tuple], clock: int) -> float:
+        return chars / statistics.median(t[clock] for t in times)
 
+    wall, cpu = 0, 1
     rows = [
-        ("1 core, tokenize", rate(pyvi_1), rate(seg_1)),
-        (f"{procs} cores, tokenize", rate(pyvi_n), rate(seg_n)),
-        ("1 core, segment (spans)", rate(pyvi_1), rate(spans_1)),
+        ("1 core, tokenize (CPU time)", rate(one["pyvi"], cpu), rate(one["tokenize"], cpu)),
+        ("1 core, tokenize (wall clock)", rate(one["pyvi"], wall), rate(one["tokenize"], wall)),
+        (
+            f"{procs} cores, tokenize (wall clock)",
+            rate(many["pyvi"], wall),
+            rate(many["tokenize"], wall),
+        ),
+        (
+            "1 core, segment with spans (CPU time)",
+            rate(one["pyvi"], cpu),
+            rate(one["segment"], cpu),
+        ),
     ]
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}")
     print(
