@@ -1,0 +1,421 @@
+"""Exact BM25F matching and ranking of bantin's Whoosh queries over the side-file arrays.
+
+The searcher builds the same ``whoosh.query`` tree either way; this module evaluates it with
+numpy instead of Whoosh's per-posting matchers, reproducing Whoosh's arithmetic:
+
+* a term scores ``idf * tf*(K1+1) / (tf + K1*((1-B) + B*fl/avgfl))`` (``whoosh.scoring.bm25``)
+  with ``tf`` the stored weight (frequency times the field boost), ``fl`` the document's
+  quantized field length (``byte_to_length`` of Whoosh's length byte), ``avgfl`` the field's
+  total length over ``doc_count_all`` and ``idf = log(doc_count_all / (df + 1)) + 1`` where
+  ``df`` counts postings of deleted documents too, as Whoosh's term info does;
+* ``Or`` and ``And`` add the scores of their matching children, ``AndMaybe`` adds the optional
+  side where it matches, ``AndNot`` keeps the positive side's score;
+* a ``Phrase`` (slop 1) matches where its words stand at consecutive positions and scores the
+  sum of its words' term scores (Whoosh's span matcher wraps their intersection).
+
+Matching runs first on boolean masks; scores are then computed only for the documents that
+matched. Results are ranked by score, then document number, like Whoosh's collectors.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.util.numeric import byte_to_length
+
+from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
+
+#: Bytes of phrase results kept per open generation (common acronym phrases repeat a lot).
+PHRASE_CACHE_BYTES = 64 << 20
+_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+
+
+class Unsupported(Exception):
+    """The query holds something the fast path does not evaluate; use plain Whoosh."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    kind: str  # term, phrase, and, or, andmaybe, andnot, every, null
+    field: str = ""
+    words: tuple[str, ...] = ()
+    children: tuple[_Node, ...] = ()
+
+
+@dataclass
+class _Postings:
+    """One term across all segments, in global document numbers."""
+
+    docs: np.ndarray  # int64, ascending
+    freqs: np.ndarray
+    idf: float
+    # per segment: (segment index, term ordinal, first posting index in ``docs``)
+    parts: tuple[tuple[int, int, int], ...]
+
+
+class FastIndex:
+    """The side-file arrays of one open generation, with Whoosh's global statistics."""
+
+    def __init__(
+        self,
+        segments: list[SegmentFiles],
+        offsets: list[int],
+        doc_count_all: int,
+        live: np.ndarray | None,
+        avg_lengths: dict[str, float],
+        boosts: dict[str, float],
+        B: float,
+        K1: float,
+    ) -> None:
+        self.segments = segments
+        self.offsets = offsets
+        self.size = doc_count_all
+        self.live = live
+        self.boosts = boosts
+        self.B = B
+        self.K1 = K1
+        self.norms: dict[str, np.ndarray] = {}
+        for name in FIELDS:
+            lengths = np.concatenate([s.fields[name].lengths for s in segments])
+            fl = _BYTE_TO_LENGTH[lengths]
+            # The same operations, in the same order, as whoosh.scoring.bm25's denominator.
+            self.norms[name] = K1 * ((1 - B) + B * fl / avg_lengths[name])
+        self._phrases: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
+        self._phrase_bytes = 0
+        self._lock = threading.Lock()
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, generation_path: Path, searcher: Any) -> FastIndex | None:
+        """The fast path for an open Whoosh searcher's index, or None without valid side files."""
+        reader = searcher.reader()
+        leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
+        ids = [(leaf.segment().segment_id(), leaf.doc_count_all()) for leaf, _ in leaves]
+        segments = load_segments(Path(generation_path), ids)
+        if segments is None:
+            return None
+        size = reader.doc_count_all()
+        live: np.ndarray | None = None
+        if reader.has_deletions():
+            live = np.ones(size, dtype=bool)
+            for leaf, offset in leaves:
+                deleted = np.fromiter(leaf.deleted_docs(), dtype=np.int64)
+                live[deleted + offset] = False
+        weighting = searcher.weighting
+        schema = searcher.schema
+        boosts = {name: float(schema[name].format.field_boost) for name in FIELDS}
+        avg = {name: searcher.avg_field_length(name) or 1 for name in FIELDS}
+        if any(getattr(weighting, "_field_B", {}).get(name) for name in FIELDS):
+            return None  # per-field B is not modelled
+        return cls(
+            segments,
+            [offset for _, offset in leaves],
+            size,
+            live,
+            avg,
+            boosts,
+            float(weighting.B),
+            float(weighting.K1),
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of side-file arrays mapped, plus the per-document arrays built at open."""
+        mapped = sum(s.nbytes for s in self.segments)
+        return mapped + sum(a.nbytes for a in self.norms.values())
+
+    # --- terms -------------------------------------------------------------------------------
+
+    def has_term(self, field: str, term: str) -> bool:
+        return any(s.fields[field].find(term) is not None for s in self.segments)
+
+    def postings(self, field: str, term: str) -> _Postings:
+        parts: list[tuple[int, int, int]] = []
+        docs: list[np.ndarray] = []
+        freqs: list[np.ndarray] = []
+        start = 0
+        for index, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
+            files = segment.fields[field]
+            ordinal = files.find(term)
+            if ordinal is None:
+                continue
+            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+            local = files.docs[a:b]
+            docs.append(local.astype(np.int64) + offset)
+            freqs.append(files.freqs[a:b])
+            parts.append((index, ordinal, start))
+            start += b - a
+        df = start
+        idf = math.log(self.size / (df + 1)) + 1
+        if not docs:
+            return _Postings(np.zeros(0, np.int64), np.zeros(0, np.uint16), idf, ())
+        if len(docs) == 1:
+            return _Postings(docs[0], freqs[0], idf, tuple(parts))
+        return _Postings(np.concatenate(docs), np.concatenate(freqs), idf, tuple(parts))
+
+    def weights(self, field: str, postings: _Postings, select: np.ndarray | None) -> np.ndarray:
+        """BM25F scores of a term's postings (all of them, or those ``select`` picks)."""
+        docs = postings.docs if select is None else postings.docs[select]
+        freqs = postings.freqs if select is None else postings.freqs[select]
+        tf = freqs.astype(np.float64) * self.boosts[field]
+        return postings.idf * ((tf * (self.K1 + 1)) / (tf + self.norms[field][docs]))
+
+    # --- phrases -----------------------------------------------------------------------------
+
+    def phrase_docs(self, field: str, words: tuple[str, ...]) -> np.ndarray:
+        """Documents (global, ascending) where ``words`` stand at consecutive positions."""
+        key = (field, words)
+        with self._lock:
+            cached = self._phrases.get(key)
+            if cached is not None:
+                self._phrases.move_to_end(key)
+                return cached
+        found = self._verify_phrase(field, words)
+        with self._lock:
+            if key not in self._phrases:
+                self._phrases[key] = found
+                self._phrase_bytes += found.nbytes
+                while self._phrase_bytes > PHRASE_CACHE_BYTES and len(self._phrases) > 1:
+                    _, dropped = self._phrases.popitem(last=False)
+                    self._phrase_bytes -= dropped.nbytes
+        return found
+
+    def _verify_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
+        found: list[np.ndarray] = []
+        for segment, offset in zip(self.segments, self.offsets, strict=True):
+            files = segment.fields[field]
+            ordinals = [files.find(word) for word in words]
+            if any(o is None for o in ordinals):
+                continue
+            ranges = [(int(files.term_ptr[o]), int(files.term_ptr[o + 1])) for o in ordinals]
+            # Candidates: documents holding every word, starting from the rarest word.
+            order = sorted(range(len(words)), key=lambda i: ranges[i][1] - ranges[i][0])
+            candidates = files.docs[slice(*ranges[order[0]])]
+            for i in order[1:]:
+                candidates = candidates[_isin_sorted(candidates, files.docs[slice(*ranges[i])])]
+                if candidates.size == 0:
+                    break
+            if candidates.size == 0:
+                continue
+            keys: np.ndarray | None = None
+            for i in order:
+                ordinal = ordinals[i]
+                a, b = ranges[i]
+                term_docs = files.docs[a:b]
+                term_freqs = files.freqs[a:b].astype(np.int64)
+                where = np.searchsorted(term_docs, candidates)
+                starts = int(files.pos_ptr[ordinal]) + (np.cumsum(term_freqs) - term_freqs)[where]
+                counts = term_freqs[where]
+                flat = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+                positions = files.positions[np.repeat(starts, counts) + flat].astype(np.int64)
+                ranks = np.repeat(np.arange(candidates.size, dtype=np.int64), counts)
+                # Key: candidate rank and the position the phrase would start at (ascending).
+                usable = positions >= i
+                word_keys = (ranks[usable] << 32) | (positions[usable] - i)
+                keys = word_keys if keys is None else keys[_isin_sorted(keys, word_keys)]
+                if keys.size == 0:
+                    break
+            if keys is not None and keys.size:
+                ranks = np.unique(keys >> 32)
+                found.append(candidates[ranks].astype(np.int64) + offset)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def compile(self, query: wq.Query) -> _Node:
+        """The query as evaluation nodes, or :class:`Unsupported`."""
+        if getattr(query, "boost", 1.0) != 1.0:
+            raise Unsupported("boosted query")
+        if isinstance(query, wq.Term):
+            if query.fieldname not in FIELDS or not isinstance(query.text, str):
+                raise Unsupported(f"term on {query.fieldname}")
+            return _Node("term", query.fieldname, (query.text,))
+        if isinstance(query, wq.Phrase):
+            if query.fieldname not in FIELDS or query.slop != 1:
+                raise Unsupported("phrase")
+            words = tuple(query.words)
+            if len(words) == 1:
+                return _Node("term", query.fieldname, words)
+            return _Node("phrase", query.fieldname, words)
+        if isinstance(query, wq.Or):
+            if query.scale is not None or query.minmatch:
+                raise Unsupported("Or with scale/minmatch")
+            return _Node("or", children=tuple(self.compile(q) for q in query.subqueries))
+        if isinstance(query, wq.And):
+            return _Node("and", children=tuple(self.compile(q) for q in query.subqueries))
+        if isinstance(query, wq.AndMaybe):
+            return _Node("andmaybe", children=(self.compile(query.a), self.compile(query.b)))
+        if isinstance(query, wq.AndNot):
+            return _Node("andnot", children=(self.compile(query.a), self.compile(query.b)))
+        if isinstance(query, wq.Every) and query.fieldname in (None, "*"):
+            return _Node("every")
+        if query is wq.NullQuery:
+            return _Node("null")
+        raise Unsupported(type(query).__name__)
+
+    def search(self, query: wq.Query) -> tuple[np.ndarray, np.ndarray]:
+        """Matching live documents (ascending) and their BM25F scores."""
+        run = _Run(self, self.compile(query))
+        return run.matched, run.scores
+
+    def count(self, query: wq.Query) -> int:
+        """Number of live documents matching (no scoring)."""
+        run = _Run(self, self.compile(query), score=False)
+        return int(run.matched.size)
+
+
+class _Run:
+    """One evaluation: boolean masks first, then scores of the matched documents only."""
+
+    def __init__(self, index: FastIndex, root: _Node, score: bool = True) -> None:
+        self.index = index
+        self.postings: dict[tuple[str, str], _Postings] = {}
+        self.phrase_masks: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        mask = self._mask(root, None)
+        if index.live is not None:
+            mask &= index.live
+        self.matched = np.flatnonzero(mask)
+        self.scores = np.zeros(self.matched.size)
+        if score and self.matched.size and root.kind != "every":
+            self.rank_of = np.full(index.size, -1, dtype=np.int64)
+            self.rank_of[self.matched] = np.arange(self.matched.size)
+            _, self.scores = self._score(root)
+
+    def _postings(self, field: str, term: str) -> _Postings:
+        key = (field, term)
+        found = self.postings.get(key)
+        if found is None:
+            found = self.postings[key] = self.index.postings(field, term)
+        return found
+
+    def _phrase_mask(self, node: _Node) -> np.ndarray:
+        key = (node.field, node.words)
+        mask = self.phrase_masks.get(key)
+        if mask is None:
+            mask = np.zeros(self.index.size, dtype=bool)
+            mask[self.index.phrase_docs(node.field, node.words)] = True
+            self.phrase_masks[key] = mask
+        return mask
+
+    def _estimate(self, node: _Node) -> int:
+        if node.kind == "term":
+            return self._postings(node.field, node.words[0]).docs.size
+        if node.kind == "phrase":
+            return min(self._postings(node.field, w).docs.size for w in node.words)
+        if node.kind == "or":
+            return sum(self._estimate(c) for c in node.children)
+        if node.kind == "and":
+            return min(self._estimate(c) for c in node.children)
+        if node.kind in ("andmaybe", "andnot"):
+            return self._estimate(node.children[0])
+        return self.index.size if node.kind == "every" else 0
+
+    def _mask(self, node: _Node, within: np.ndarray | None) -> np.ndarray:
+        """Documents matching ``node`` (exact inside ``within``; outside it may be anything)."""
+        size = self.index.size
+        kind = node.kind
+        if kind == "term":
+            mask = np.zeros(size, dtype=bool)
+            mask[self._postings(node.field, node.words[0]).docs] = True
+            return mask
+        if kind == "phrase":
+            return self._phrase_mask(node)
+        if kind == "or":
+            mask = np.zeros(size, dtype=bool)
+            for child in node.children:
+                mask |= self._mask(child, within)
+            return mask
+        if kind == "and":
+            mask = within.copy() if within is not None else None
+            for child in sorted(node.children, key=self._estimate):
+                child_mask = self._mask(child, mask)
+                mask = child_mask if mask is None else (mask & child_mask)
+            return mask if mask is not None else np.ones(size, dtype=bool)
+        if kind == "andmaybe":
+            return self._mask(node.children[0], within)
+        if kind == "andnot":
+            positive = self._mask(node.children[0], within)
+            return positive & ~self._mask(node.children[1], positive)
+        if kind == "every":
+            return np.ones(size, dtype=bool)
+        return np.zeros(size, dtype=bool)
+
+    def _score(self, node: _Node) -> tuple[np.ndarray, np.ndarray]:
+        """(matches, scores) over the matched documents, in ``self.matched`` order."""
+        count = self.matched.size
+        kind = node.kind
+        if kind == "term":
+            return self._term_scores(node.field, node.words[0])
+        if kind == "phrase":
+            present = self._phrase_mask(node)[self.matched]
+            total = np.zeros(count)
+            for word in node.words:
+                total += self._term_scores(node.field, word)[1]
+            return present, np.where(present, total, 0.0)
+        if kind in ("or", "and"):
+            results = [self._score(child) for child in node.children]
+            matches = results[0][0].copy()
+            total = results[0][1].copy()
+            for child_matches, child_scores in results[1:]:
+                if kind == "or":
+                    matches |= child_matches
+                else:
+                    matches &= child_matches
+                total += child_scores
+            return matches, np.where(matches, total, 0.0)
+        if kind == "andmaybe":
+            (matches, required), (_, optional) = (self._score(c) for c in node.children)
+            return matches, np.where(matches, required + optional, 0.0)
+        if kind == "andnot":
+            matches, scores = self._score(node.children[0])
+            excluded, _ = self._score(node.children[1])
+            matches = matches & ~excluded
+            return matches, np.where(matches, scores, 0.0)
+        if kind == "every":
+            return np.ones(count, dtype=bool), np.zeros(count)
+        return np.zeros(count, dtype=bool), np.zeros(count)
+
+    def _term_scores(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        count = self.matched.size
+        postings = self._postings(field, term)
+        ranks = self.rank_of[postings.docs]
+        select = ranks >= 0
+        present = np.zeros(count, dtype=bool)
+        scores = np.zeros(count)
+        chosen = ranks[select]
+        present[chosen] = True
+        scores[chosen] = self.index.weights(field, postings, select)
+        return present, scores
+
+
+def _isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` for an ascending pool (and any values), by binary search."""
+    if sorted_pool.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    where = np.searchsorted(sorted_pool, values)
+    where[where == sorted_pool.size] = 0
+    return sorted_pool[where] == values
+
+
+def rank(docs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Indexes into ``docs`` of ranks [start, stop) by score descending, then document number."""
+    count = docs.size
+    stop = min(stop, count)
+    if start >= stop:
+        return np.zeros(0, dtype=np.int64)
+    if stop < count // 4:
+        # Keep everything scoring at least the stop-th best score (ties included), then sort.
+        threshold = np.partition(scores, count - stop)[count - stop]
+        keep = np.flatnonzero(scores >= threshold)
+    else:
+        keep = np.arange(count)
+    order = keep[np.lexsort((docs[keep], -scores[keep]))]
+    return order[start:stop]

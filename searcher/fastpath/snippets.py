@@ -1,0 +1,245 @@
+"""Highlights and snippets equal to :mod:`searcher.highlight`'s, without re-analysing the text.
+
+The reference re-reads the whole stored text with :func:`searcher.analysis.analyze` to find the
+query's syllable sequences; on a news body that costs milliseconds per hit. Here each pattern is
+one regular expression over the stored text as it is (every letter a class of the characters
+that fold to it), and only the few places it hits are tokenized, with the reference's own
+syllable rule, to confirm a hit exactly as the reference would see it. The result is the same
+list of spans, so marks and snippet windows are character-for-character the same.
+
+Texts the shortcut cannot vouch for (not NFC, or holding a character whose folding is not one
+character, such as a combining mark) go through the reference.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from searcher.analysis import _WORD_CHARS, canonical_syllable, fold
+from searcher.highlight import (
+    SNIPPET_CHARS,
+    Pattern,
+    _word_bounds,  # the reference's own cut, so snippets stay identical
+    find_matches,
+    render,
+)
+
+Span = tuple[int, int, int]
+
+#: Characters after which the syllable scanner starts afresh (not a letter, digit, "." or ",").
+_RESET = re.compile(r"[^\w.,]|_")
+_AFTER = r"(?:(?![^\W_])|(?<=[0-9]))"
+#: Above this many spans the snippet window is chosen with numpy (same rule, same result).
+_VECTOR_SPANS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class _Alphabet:
+    """What the shortcut knows about characters: folding classes and the unsafe ones."""
+
+    #: Per folded character, a regex class of every BMP character that folds to it.
+    classes: dict[str, str]
+    #: Finds a character the shortcut cannot vouch for.
+    unsafe: re.Pattern[str]
+
+
+def _is_safe_char(char: str) -> bool:
+    """Folding this character alone gives one character and nothing composes with it.
+
+    Then folding a syllable is folding its characters one at a time, and a text made of such
+    characters is already NFC, so its offsets are the reference's offsets.
+    """
+    if char in "Σς" or (unicodedata.category(char).startswith(("M", "C")) and char not in "\t\n\r"):
+        return False
+    if "\u1100" <= char <= "\u11ff":  # conjoining jamo compose with their neighbours
+        return False
+    if unicodedata.decomposition(char) and unicodedata.normalize("NFC", char) != char:
+        return False
+    return len(fold(char)) == 1
+
+
+@lru_cache(maxsize=1)
+def _alphabet() -> _Alphabet:
+    members: dict[str, list[str]] = {}
+    safe_ranges: list[list[int]] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        plain = char.lower() == char and not unicodedata.decomposition(char) and char not in "đĐ"
+        if plain and not unicodedata.category(char).startswith(("M", "C")):
+            folded = char  # folds to itself: no need to ask
+        elif _is_safe_char(char):
+            folded = fold(char)
+        else:
+            continue
+        members.setdefault(folded, []).append(char)
+        if safe_ranges and safe_ranges[-1][1] == code - 1:
+            safe_ranges[-1][1] = code
+        else:
+            safe_ranges.append([code, code])
+    classes = {
+        key: "[" + "".join(re.escape(c) for c in chars) + "]" for key, chars in members.items()
+    }
+    allowed = "".join(
+        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
+        for lo, hi in safe_ranges
+    )
+    return _Alphabet(classes, re.compile(f"[^{allowed}]"))
+
+
+@lru_cache(maxsize=4096)
+def _pattern_regex(folded: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A regex that matches (at least) every occurrence of the folded syllable sequence."""
+    classes = _alphabet().classes
+    parts: list[str] = []
+    firsts: list[str] = []
+    for syllable in folded:
+        if not syllable:
+            return None
+        piece: list[str] = []
+        for char in syllable:
+            cls = classes.get(char)
+            if cls is None:
+                return None
+            piece.append(cls if char.isalpha() else re.escape(char))
+        parts.append("".join(piece))
+        firsts.append(piece[0])
+    # Syllables are runs of letters and digits, except that "2.5x" is "2.5" then "x": a syllable
+    # ending in a digit may touch the next one. Candidates are confirmed by the reference
+    # tokenization, so these bounds only need to let every true occurrence through.
+    # The start bound is checked after the first character (a lookbehind over it) so that the
+    # regex engine can still scan for that first character quickly.
+    regex = ""
+    for k, part in enumerate(parts):
+        if k:
+            regex += r"[\W_]*" if folded[k - 1][-1].isdigit() else r"[\W_]+"
+        regex += part
+    first = firsts[0]
+    start = rf"(?:(?<![^\W_]{first})|(?<=[0-9]{first}))"
+    return re.compile(first + start + regex[len(first) :] + _AFTER)
+
+
+def _is_safe(text: str) -> bool:
+    return _alphabet().unsafe.search(text) is None
+
+
+def _syllables_around(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The reference's syllable spans in the stretch of ``text`` that holds [start, end)."""
+    left = start
+    while left > 0 and not _RESET.match(text, left - 1):
+        left -= 1
+    reset = _RESET.search(text, end)
+    right = reset.start() if reset else len(text)
+    return [m.span() for m in _WORD_CHARS.finditer(text, left, right)]
+
+
+def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
+    """Exactly :func:`searcher.highlight.find_matches`, found by regex and confirmed locally."""
+    if not text or not patterns:
+        return find_matches(text, patterns)
+    if not _is_safe(text):
+        return find_matches(text, patterns)
+    found: list[Span] = []
+    for index, pattern in enumerate(patterns):
+        size = len(pattern.folded)
+        if not size:
+            continue
+        regex = _pattern_regex(pattern.folded)
+        if regex is None:
+            return find_matches(text, patterns)
+        folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
+        position = 0
+        while True:
+            match = regex.search(text, position)
+            if match is None:
+                break
+            position = match.start() + 1  # occurrences may overlap ("ha ha" in "ha ha ha")
+            spans = _syllables_around(text, match.start(), match.end())
+            first = next((i for i, span in enumerate(spans) if span[0] == match.start()), None)
+            if first is None or first + size > len(spans):
+                continue
+            run = spans[first : first + size]
+            if all(fold(text[s:e]) == pattern.folded[k] for k, (s, e) in enumerate(run)):
+                folded_hits.append((run[0][0], run[-1][1], run))
+        hits = folded_hits
+        if pattern.accented is not None:
+            exact = [
+                hit
+                for hit in folded_hits
+                if all(
+                    canonical_syllable(text[s:e]) == pattern.accented[k]
+                    for k, (s, e) in enumerate(hit[2])
+                )
+            ]
+            hits = exact or folded_hits
+        found.extend((start, end, index) for start, end, _ in hits)
+    found.sort()
+    return found
+
+
+def highlight_fast(text: str, patterns: list[Pattern]) -> str:
+    """Exactly :func:`searcher.highlight.highlight`."""
+    return render(text, find_matches_fast(text, patterns))
+
+
+def snippet_fast(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> str:
+    """Exactly :func:`searcher.highlight.snippet`."""
+    spans = find_matches_fast(text, patterns)
+    lo, hi = best_window(text, spans, size)
+    lo, hi = _word_bounds(text, lo, hi)
+    body = render(text, spans, lo, hi)
+    body = " ".join(body.split())
+    prefix = "… " if lo > 0 else ""
+    suffix = " …" if hi < len(text) else ""
+    return prefix + body + suffix
+
+
+def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:
+    """The reference's snippet window (most distinct patterns, then most matches, then first).
+
+    The reference compares up to 400 × 64 span pairs in Python; with many matches that alone
+    costs milliseconds, so large cases run the same comparison as numpy arrays.
+    """
+    if not spans:
+        return 0, min(len(text), size)
+    lead = size // 5
+    candidates = spans[:400]
+    if len(candidates) <= _VECTOR_SPANS or max(s[2] for s in candidates) >= 62:
+        best_key: tuple[int, int, int] | None = None
+        best_start = 0
+        for i, (start, _end, _p) in enumerate(candidates):
+            window_end = start + size - lead
+            inside = [s for s in candidates[i : i + 64] if s[1] <= window_end]
+            key = (len({s[2] for s in inside}), len(inside), -start)
+            if best_key is None or key > best_key:
+                best_key, best_start = key, start
+    else:
+        best_start = _best_start_vectorized(candidates, size - lead)
+    lo = max(0, best_start - lead)
+    hi = min(len(text), lo + size)
+    if hi - lo < size:
+        lo = max(0, hi - size)
+    return lo, hi
+
+
+def _best_start_vectorized(candidates: list[Span], reach: int) -> int:
+    array = np.array(candidates, dtype=np.int64)
+    starts, ends, kinds = array[:, 0], array[:, 1], array[:, 2]
+    count = len(candidates)
+    rows = np.arange(count)[:, None] + np.arange(64)[None, :]
+    valid = rows < count
+    rows = np.minimum(rows, count - 1)
+    inside = valid & (ends[rows] <= (starts + reach)[:, None])
+    bits = np.where(inside, np.left_shift(np.int64(1), kinds[rows]), 0)
+    union = np.bitwise_or.reduce(bits, axis=1)
+    distinct = np.array([int(value).bit_count() for value in union.tolist()])
+    matches = inside.sum(axis=1)
+    # The first row with the largest (distinct, matches, -start): lexsort's last key is primary.
+    order = np.lexsort((np.arange(count), starts, -matches, -distinct))
+    return int(starts[order[0]])

@@ -1,0 +1,245 @@
+"""Side files of the fast path: one folder per Whoosh segment, beside the segment, versioned.
+
+``<generation>/fastpath/<segment id>/`` holds, for each text field, the segment's postings as
+flat arrays (see :class:`searcher.fastpath.decode.FieldPostings`) plus a hash table for term
+lookup, and ``meta.json`` with :data:`FORMAT_VERSION`. A segment never changes once written
+(Whoosh records deletions beside it), so a folder stays valid for as long as its segment lives;
+an update only adds folders for new or merged segments and drops those of vanished ones.
+
+Folders are written under a temporary name and renamed into place, so a reader sees a whole
+folder or none. Anything missing, unreadable or of another version makes the searcher serve
+that generation through plain Whoosh, never wrong answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
+from searcher.schema import TEXT_FIELDS, folded_name
+
+#: Bump whenever what the folders hold or mean changes; other versions are ignored.
+FORMAT_VERSION = 1
+SIDE_DIR = "fastpath"
+META = "meta.json"
+#: Fields with postings in the side files: each text field and its folded companion.
+FIELDS = tuple(name for field in TEXT_FIELDS for name in (field, folded_name(field)))
+#: Segments with fewer documents than this are decoded in the writing process itself.
+_PARALLEL_FROM = 5_000
+
+_ARRAYS = ("hashes", "hash_term", "term_off", "term_ptr", "docs", "freqs", "pos_ptr")
+_ARRAYS += ("positions", "lengths")
+
+
+def term_hash(term: bytes) -> int:
+    """Stable 64-bit hash of a term's UTF-8 bytes (the lookup key of the side files)."""
+    return int.from_bytes(hashlib.blake2b(term, digest_size=8).digest(), "little")
+
+
+@dataclass
+class FieldFiles:
+    """One field of one segment, memory-mapped from its side files."""
+
+    hashes: np.ndarray  # uint64, ascending
+    hash_term: np.ndarray  # int32: term ordinal of each hash
+    terms: bytes  # UTF-8 terms, back to back, in term order
+    term_off: np.ndarray  # int64: byte offsets into ``terms``
+    term_ptr: np.ndarray  # int64: posting range of each term
+    docs: np.ndarray  # int32, segment-local
+    freqs: np.ndarray  # uint16 / uint32
+    pos_ptr: np.ndarray  # int64: position range of each term
+    positions: np.ndarray  # uint16 / uint32
+    lengths: np.ndarray  # uint8 per document (Whoosh's length byte)
+
+    def find(self, term: str) -> int | None:
+        """The ordinal of ``term`` in this field, or None."""
+        raw = term.encode("utf-8")
+        key = np.uint64(term_hash(raw))
+        i = int(np.searchsorted(self.hashes, key))
+        while i < self.hashes.size and self.hashes[i] == key:
+            ordinal = int(self.hash_term[i])
+            if self.terms[self.term_off[ordinal] : self.term_off[ordinal + 1]] == raw:
+                return ordinal
+            i += 1
+        return None
+
+    def term_count(self) -> int:
+        return int(self.term_ptr.size - 1)
+
+    def term(self, ordinal: int) -> str:
+        return self.terms[self.term_off[ordinal] : self.term_off[ordinal + 1]].decode("utf-8")
+
+
+@dataclass
+class SegmentFiles:
+    """All fields of one segment."""
+
+    segment_id: str
+    doc_count: int
+    fields: dict[str, FieldFiles]
+    nbytes: int
+
+
+def side_dir(generation_path: Path) -> Path:
+    return Path(generation_path) / SIDE_DIR
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None = None) -> int:
+    """Make the fast-path side files of a generation complete; returns the segments written.
+
+    Called on a finished (not yet live) generation by the indexer, and usable on an existing
+    generation to add side files it lacks. Segments that already have valid folders are kept;
+    folders of segments no longer in the index are removed.
+    """
+    from whoosh import index as whoosh_index
+
+    generation_path = Path(generation_path)
+    root = side_dir(generation_path)
+    root.mkdir(exist_ok=True)
+    ix = whoosh_index.open_dir(str(generation_path))
+    try:
+        with ix.reader() as reader:
+            leaves = [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
+            wanted = {leaf.segment().segment_id(): leaf.doc_count_all() for leaf in leaves}
+    finally:
+        ix.close()
+    for entry in root.iterdir():
+        if entry.name not in wanted or not _valid(entry, wanted[entry.name]):
+            shutil.rmtree(entry, ignore_errors=True)
+    missing = [sid for sid in wanted if not (root / sid).is_dir()]
+    tasks = [(str(generation_path), sid, name) for sid in missing for name in FIELDS]
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    big = sum(wanted[sid] for sid in missing) >= _PARALLEL_FROM
+    if workers > 1 and big:
+        context = get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            list(pool.map(_write_field_task, tasks))
+    else:
+        for task in tasks:
+            _write_field_task(task)
+    for sid in missing:
+        _seal(root, sid, wanted[sid])
+    return len(missing)
+
+
+def _staging(root: Path, segment_id: str) -> Path:
+    return root / f".tmp-{segment_id}"
+
+
+def _write_field_task(task: tuple[str, str, str]) -> None:
+    """Decode one field of one segment and write its arrays (runs in a worker process)."""
+    generation_path, segment_id, fieldname = task
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(generation_path)
+    try:
+        with ix.reader() as reader:
+            leaves = [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
+            leaf = next(r for r in leaves if r.segment().segment_id() == segment_id)
+            postings = decode_field(leaf, fieldname)
+    finally:
+        ix.close()
+    staging = _staging(side_dir(Path(generation_path)), segment_id)
+    staging.mkdir(exist_ok=True)
+    _write_field(staging, fieldname, postings)
+
+
+def _write_field(folder: Path, fieldname: str, postings: FieldPostings) -> None:
+    encoded = [term.encode("utf-8") for term in postings.terms]
+    if any(b"\0" in term for term in encoded):
+        raise UnsupportedSegment("a term holds a NUL byte")
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(term) for term in encoded], out=offsets[1:])
+    hashes = np.fromiter((term_hash(term) for term in encoded), dtype=np.uint64, count=len(encoded))
+    order = np.argsort(hashes, kind="stable")
+    arrays = {
+        "hashes": hashes[order],
+        "hash_term": order.astype(np.int32),
+        "term_off": offsets,
+        "term_ptr": postings.term_ptr,
+        "docs": postings.docs,
+        "freqs": postings.freqs,
+        "pos_ptr": postings.pos_ptr,
+        "positions": postings.positions,
+        "lengths": postings.length_bytes,
+    }
+    for name, values in arrays.items():
+        np.save(folder / f"{fieldname}.{name}.npy", np.ascontiguousarray(values))
+    (folder / f"{fieldname}.terms").write_bytes(b"".join(encoded))
+
+
+def _seal(root: Path, segment_id: str, doc_count: int) -> None:
+    staging = _staging(root, segment_id)
+    meta = {"format": FORMAT_VERSION, "segment": segment_id, "doc_count": doc_count}
+    meta["fields"] = list(FIELDS)
+    (staging / META).write_text(json.dumps(meta), encoding="utf-8")
+    final = root / segment_id
+    temporary = root / f".old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(temporary)
+    staging.rename(final)
+    shutil.rmtree(temporary, ignore_errors=True)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _meta(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _valid(folder: Path, doc_count: int) -> bool:
+    meta = _meta(folder)
+    return (
+        meta is not None
+        and meta.get("format") == FORMAT_VERSION
+        and meta.get("doc_count") == doc_count
+        and meta.get("fields") == list(FIELDS)
+    )
+
+
+def load_segments(
+    generation_path: Path, segments: Iterable[tuple[str, int]]
+) -> list[SegmentFiles] | None:
+    """Memory-map the side files of ``segments`` ((id, doc count) pairs), or None if any is
+    missing, stale or unreadable."""
+    root = side_dir(generation_path)
+    loaded: list[SegmentFiles] = []
+    for segment_id, doc_count in segments:
+        folder = root / segment_id
+        if not _valid(folder, doc_count):
+            return None
+        try:
+            fields: dict[str, FieldFiles] = {}
+            nbytes = 0
+            for name in FIELDS:
+                arrays = {
+                    key: np.load(folder / f"{name}.{key}.npy", mmap_mode="r") for key in _ARRAYS
+                }
+                terms = (folder / f"{name}.terms").read_bytes()
+                nbytes += sum(a.nbytes for a in arrays.values()) + len(terms)
+                if arrays["lengths"].size != doc_count:
+                    return None
+                fields[name] = FieldFiles(terms=terms, **arrays)
+        except (OSError, ValueError):
+            return None
+        loaded.append(SegmentFiles(segment_id, doc_count, fields, nbytes))
+    return loaded
