@@ -25,14 +25,15 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
+from whoosh import collectors, scoring, sorting
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh import scoring, sorting
 from whoosh.reading import CorruptIndexError
 from whoosh.searching import Searcher as WhooshSearcher
 
 from searcher.analysis import analyze, fold
 from searcher.errors import IndexUnavailableError
+from searcher.fastpath import FastIndex, Unsupported, highlight_fast, rank, snippet_fast
 from searcher.highlight import Pattern, highlight, snippet
 from searcher.query import ParsedQuery, Unit, parse_query
 from searcher.results import Document, FacetValue, Hit, Results
@@ -72,6 +73,8 @@ class _Open:
     facet_values: dict[str, list[str | None]] = field(default_factory=dict)
     #: Why this generation is known to be corrupt, once a read has shown it.
     damage: str | None = None
+    #: The numpy fast path over the generation's side files; None serves it by plain Whoosh.
+    fast: FastIndex | None = None
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
@@ -91,8 +94,10 @@ class _Open:
 class Searcher:
     """Search one bantin index folder. Thread-safe; use as a context manager or call close()."""
 
-    def __init__(self, index_dir: str | Path | None = None) -> None:
+    def __init__(self, index_dir: str | Path | None = None, *, fast: bool = True) -> None:
+        """``fast=False`` answers every query through plain Whoosh (the reference path)."""
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        self._fast = fast
         self._lock = threading.RLock()
         self._open: _Open | None = None
         with self._lock:
@@ -151,6 +156,8 @@ class Searcher:
             whoosh_searcher = ix.searcher(weighting=_weighting())
             opened = _Open(generation, ix, whoosh_searcher)
             self._load_facets(opened)
+            if self._fast:
+                opened.fast = FastIndex.open(generation.path, whoosh_searcher)
         except Exception as error:  # Whoosh raises many types for damaged files
             if whoosh_searcher is not None:
                 whoosh_searcher.close()
@@ -408,6 +415,8 @@ class _Execution:
         self.partial = False
         self.query: wq.Query | None = None
         self.matched = np.zeros(0, dtype=np.int64)
+        #: BM25F scores of ``matched`` when the fast path answered the query.
+        self.scores: np.ndarray | None = None
 
     def run(self) -> None:
         searcher = self.opened.searcher
@@ -415,16 +424,16 @@ class _Execution:
             self.query = None if self.parsed.excluded else wq.Every()
             if self.query is None:
                 return
-            self.matched = self._restrict(self._docs(self.query))
+            self.matched = self._match(self.query)
             return
         boosts = _compound_boosts(searcher, self.parsed)
         required = wq.And([_group_query(g, self.parsed.accented) for g in self.parsed.groups])
         self.query = self._finish(required, boosts)
-        self.matched = self._restrict(self._docs(self.query))
+        self.matched = self._match(self.query)
         if self.matched.size == 0 and len(self.parsed.groups) > 1:
             loose = wq.Or([_group_query(g, self.parsed.accented) for g in self.parsed.groups])
             self.query = self._finish(loose, boosts)
-            self.matched = self._restrict(self._docs(self.query))
+            self.matched = self._match(self.query)
             self.partial = self.matched.size > 0
 
     def _finish(self, required: wq.Query, boosts: list[wq.Query]) -> wq.Query:
@@ -433,6 +442,23 @@ class _Execution:
             excluded = wq.Or([_unit_query(u, accented=False) for u in self.parsed.excluded])
             query = wq.AndNot(query, excluded)
         return query
+
+    def _match(self, query: wq.Query) -> np.ndarray:
+        """Matching documents under the filters; scored at once when the fast path can."""
+        self.scores = None
+        fast = self.opened.fast
+        if fast is not None:
+            try:
+                docnums, scores = fast.search(query)
+            except Unsupported:
+                pass
+            else:
+                if self.allowed is not None:
+                    keep = self.allowed[docnums]
+                    docnums, scores = docnums[keep], scores[keep]
+                self.scores = scores
+                return docnums
+        return self._restrict(self._docs(query))
 
     def _docs(self, query: wq.Query) -> np.ndarray:
         return np.fromiter(self.opened.searcher.docs_for_query(query), dtype=np.int64)
@@ -448,6 +474,9 @@ class _Execution:
         """Whether every folded word occurs in some one bulletin (for corrections)."""
         units = [Unit(((w,),)) for w in folded_words]
         query = wq.And([_unit_query(u, accented=False) for u in units])
+        if opened.fast is not None:
+            with contextlib.suppress(Unsupported):
+                return opened.fast.count(query)
         return sum(1 for _ in opened.searcher.docs_for_query(query))
 
     def page(self, sort: str, page: int, per_page: int, explain: bool) -> list[Hit]:
@@ -457,9 +486,11 @@ class _Execution:
         start = (page - 1) * per_page
         if start >= self.matched.size:
             return []
+        by_date = sort == "date" or isinstance(self.query, wq.Every)
+        if self.scores is not None and not by_date:
+            return self._fast_page(start, per_page, explain)
         # Filters are already applied to ``matched``; pass them on only when they narrowed it.
         allow = set(self.matched.tolist()) if self.allowed is not None else None
-        by_date = sort == "date" or isinstance(self.query, wq.Every)
         if by_date:
             ranked = searcher.search(
                 self.query,
@@ -471,16 +502,41 @@ class _Execution:
                 ],
             )
         else:
-            ranked = searcher.search(
-                self.query, limit=start + per_page, filter=allow, optimize=False
+            # Exhaustive top-k: Whoosh's scored collectors call ``matcher.replace(minscore)``
+            # every few documents even with optimize=False, and replacing union/and-maybe
+            # trees drops documents that belong in the top k; replace=0 turns that off.
+            collector: collectors.Collector = collectors.TopCollector(
+                start + per_page, usequality=False, replace=0
             )
+            if allow is not None:
+                collector = collectors.FilterCollector(collector, allow)
+            searcher.search_with_collector(self.query, collector)
+            ranked = collector.results()
         positions = range(start, min(len(ranked), start + per_page))
         docnums = [ranked.docnum(position) for position in positions]
         if not by_date:
             scores = {d: ranked.score(p) for d, p in zip(docnums, positions, strict=True)}
+        elif self.scores is not None:  # sorted by date, scores from the fast path
+            where = np.searchsorted(self.matched, docnums)
+            scores = dict(zip(docnums, self.scores[where].tolist(), strict=True))
         else:  # sorted by date: the page's relevance scores come from a small scored search
             scored = searcher.search(self.query, limit=len(docnums), filter=set(docnums))
             scores = {hit.docnum: hit.score for hit in scored}
+        return self._hits(docnums, scores, explain, fast=self.scores is not None)
+
+    def _fast_page(self, start: int, per_page: int, explain: bool) -> list[Hit]:
+        """The page ranked from the fast path's scores (score, then document number)."""
+        assert self.scores is not None
+        order = rank(self.matched, self.scores, start, start + per_page)
+        docnums = self.matched[order].tolist()
+        scores = dict(zip(docnums, self.scores[order].tolist(), strict=True))
+        return self._hits(docnums, scores, explain, fast=True)
+
+    def _hits(
+        self, docnums: list[int], scores: dict[int, float], explain: bool, fast: bool
+    ) -> list[Hit]:
+        searcher = self.opened.searcher
+        mark, cut = (highlight_fast, snippet_fast) if fast else (highlight, snippet)
         patterns = _patterns(self.parsed)
         hits: list[Hit] = []
         for docnum in docnums:
@@ -492,8 +548,8 @@ class _Execution:
                 Hit(
                     id=stored["id"],
                     title=title,
-                    title_html=highlight(title, patterns),
-                    snippet=snippet(body, patterns),
+                    title_html=mark(title, patterns),
+                    snippet=cut(body, patterns),
                     date=stored.get("date") or None,
                     locality=stored.get("locality") or None,
                     province=stored.get("province") or None,
