@@ -9,12 +9,13 @@ of the time. A generation without valid side files is served by plain Whoosh.
 
 from searcher.fastpath.engine import FastIndex, Unsupported, rank
 from searcher.fastpath.snippets import highlight_fast, snippet_fast
-from searcher.fastpath.store import write_side_files
+from searcher.fastpath.store import prepare_fast_path, write_side_files
 
 __all__ = [
     "FastIndex",
     "Unsupported",
     "highlight_fast",
+    "prepare_fast_path",
     "rank",
     "snippet_fast",
     "write_side_files",

@@ -33,6 +33,8 @@ Span = tuple[int, int, int]
 
 #: Characters after which the syllable scanner starts afresh (not a letter, digit, "." or ",").
 _RESET = re.compile(r"[^\w.,]|_")
+_DIGITS = frozenset("0123456789")
+_LETTER = re.compile(r"[^\W_]")
 _AFTER = r"(?:(?![^\W_])|(?<=[0-9]))"
 #: Above this many spans the snippet window is chosen with numpy (same rule, same result).
 _VECTOR_SPANS = 24
@@ -78,6 +80,8 @@ def _alphabet() -> _Alphabet:
             folded = fold(char)
         else:
             continue
+        if folded.isalpha() and not _LETTER.match(char):
+            continue  # would split a syllable where the pattern expects one
         members.setdefault(folded, []).append(char)
         if safe_ranges and safe_ranges[-1][1] == code - 1:
             safe_ranges[-1][1] = code
@@ -94,11 +98,12 @@ def _alphabet() -> _Alphabet:
 
 
 @lru_cache(maxsize=4096)
-def _pattern_regex(folded: tuple[str, ...]) -> re.Pattern[str] | None:
-    """A regex that matches (at least) every occurrence of the folded syllable sequence."""
+def _pattern_regex(folded: tuple[str, ...]) -> tuple[re.Pattern[str], bool] | None:
+    """A regex matching (at least) every occurrence of the folded syllable sequence, one group
+    per syllable; and whether its syllables are all letters (then a hit needs little checking).
+    """
     classes = _alphabet().classes
     parts: list[str] = []
-    firsts: list[str] = []
     for syllable in folded:
         if not syllable:
             return None
@@ -109,20 +114,19 @@ def _pattern_regex(folded: tuple[str, ...]) -> re.Pattern[str] | None:
                 return None
             piece.append(cls if char.isalpha() else re.escape(char))
         parts.append("".join(piece))
-        firsts.append(piece[0])
     # Syllables are runs of letters and digits, except that "2.5x" is "2.5" then "x": a syllable
     # ending in a digit may touch the next one. Candidates are confirmed by the reference
     # tokenization, so these bounds only need to let every true occurrence through.
     # The start bound is checked after the first character (a lookbehind over it) so that the
     # regex engine can still scan for that first character quickly.
-    regex = ""
-    for k, part in enumerate(parts):
-        if k:
-            regex += r"[\W_]*" if folded[k - 1][-1].isdigit() else r"[\W_]+"
-        regex += part
-    first = firsts[0]
+    first = classes[folded[0][0]] if folded[0][0].isalpha() else re.escape(folded[0][0])
     start = rf"(?:(?<![^\W_]{first})|(?<=[0-9]{first}))"
-    return re.compile(first + start + regex[len(first) :] + _AFTER)
+    regex = "(" + first + start + parts[0][len(first) :] + ")"
+    for k, part in enumerate(parts[1:], 1):
+        regex += r"[\W_]*" if folded[k - 1][-1].isdigit() else r"[\W_]+"
+        regex += "(" + part + ")"
+    letters = all(syllable.isalpha() for syllable in folded)
+    return re.compile(regex + _AFTER), letters
 
 
 def _is_safe(text: str) -> bool:
@@ -139,6 +143,14 @@ def _syllables_around(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD_CHARS.finditer(text, left, right)]
 
 
+def _clean(text: str, begin: int, finish: int) -> bool:
+    """A hit of letter-only syllables is exactly those syllables unless a digit precedes it
+    ("x.5nam": "nam" may then be a syllable or not) or ".5"/",5" follows (a decimal tail)."""
+    if begin and text[begin - 1] in _DIGITS:
+        return False
+    return not (finish + 1 < len(text) and text[finish] in ".," and text[finish + 1] in _DIGITS)
+
+
 def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
     """Exactly :func:`searcher.highlight.find_matches`, found by regex and confirmed locally."""
     if not text or not patterns:
@@ -150,18 +162,26 @@ def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
         size = len(pattern.folded)
         if not size:
             continue
-        regex = _pattern_regex(pattern.folded)
-        if regex is None:
+        compiled = _pattern_regex(pattern.folded)
+        if compiled is None:
             return find_matches(text, patterns)
+        regex, letters = compiled
         folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
         position = 0
         while True:
             match = regex.search(text, position)
             if match is None:
                 break
-            position = match.start() + 1  # occurrences may overlap ("ha ha" in "ha ha ha")
-            spans = _syllables_around(text, match.start(), match.end())
-            first = next((i for i, span in enumerate(spans) if span[0] == match.start()), None)
+            # Occurrences may overlap ("ha ha" in "ha ha ha"), but none starts inside a run of
+            # letters matched by the first syllable.
+            begin, finish = match.span()
+            position = match.end(1) if letters else begin + 1
+            if letters and _clean(text, begin, finish):
+                run = [match.span(k) for k in range(1, size + 1)]
+                folded_hits.append((begin, finish, run))
+                continue
+            spans = _syllables_around(text, begin, finish)
+            first = next((i for i, span in enumerate(spans) if span[0] == begin), None)
             if first is None or first + size > len(spans):
                 continue
             run = spans[first : first + size]

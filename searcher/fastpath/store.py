@@ -137,6 +137,21 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     return len(missing)
 
 
+def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
+    """Write a finished generation's side files before it goes live; never fails the build.
+
+    The fast path is an accelerator: if its files cannot be written (an unexpected segment
+    layout, a full disk), the generation is published without them and served by plain
+    Whoosh. Returns why, or None when the files are complete.
+    """
+    try:
+        write_side_files(generation_path)
+    except Exception as error:  # any failure leaves the plain path, never a broken index
+        shutil.rmtree(side_dir(Path(generation_path)), ignore_errors=True)
+        return f"fast-path side files not written ({type(error).__name__}: {error})"
+    return None
+
+
 def _staging(root: Path, segment_id: str) -> Path:
     return root / f".tmp-{segment_id}"
 
