@@ -32,6 +32,7 @@ from index.bulletin import Bulletin, Skipped
 from index.readers import read_file
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
 from searcher.errors import BantinError, IndexLockedError, IndexUnavailableError
+from searcher.fastpath import prepare_fast_path
 from searcher.schema import SCHEMA_VERSION, build_schema
 from searcher.storage import (
     GENERATION_PREFIX,
@@ -375,6 +376,7 @@ def _publish(index_dir: Path, temp: Path, documents: int) -> str:
         "documents": documents,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    prepare_fast_path(temp)  # the search fast path's side files; never fails the build
     (temp / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     fsync_tree(temp)
     name = next_generation_name(index_dir)
