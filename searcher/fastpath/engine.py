@@ -19,6 +19,7 @@ matched. Results are ranked by score, then document number, like Whoosh's collec
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from whoosh.util.numeric import byte_to_length
 
 from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
+_log = logging.getLogger(__name__)
 #: Bytes of phrase results kept per open generation (common acronym phrases repeat a lot).
 PHRASE_CACHE_BYTES = 64 << 20
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
@@ -95,7 +97,18 @@ class FastIndex:
 
     @classmethod
     def open(cls, generation_path: Path, searcher: Any) -> FastIndex | None:
-        """The fast path for an open Whoosh searcher's index, or None without valid side files."""
+        """The fast path for an open Whoosh searcher's index, or None without valid side files.
+
+        Never raises: whatever goes wrong leaves the generation to plain Whoosh (and is logged).
+        """
+        try:
+            return cls._open(generation_path, searcher)
+        except Exception:  # an accelerator must not make a healthy index unavailable
+            _log.warning("fast path disabled for %s", generation_path, exc_info=True)
+            return None
+
+    @classmethod
+    def _open(cls, generation_path: Path, searcher: Any) -> FastIndex | None:
         reader = searcher.reader()
         leaves = [(reader, 0)] if reader.is_atomic() else list(reader.leaf_readers())
         ids = [(leaf.segment().segment_id(), leaf.doc_count_all()) for leaf, _ in leaves]
@@ -107,7 +120,7 @@ class FastIndex:
         if reader.has_deletions():
             live = np.ones(size, dtype=bool)
             for leaf, offset in leaves:
-                deleted = np.fromiter(leaf.deleted_docs(), dtype=np.int64)
+                deleted = np.fromiter(leaf.segment().deleted_docs(), dtype=np.int64)
                 live[deleted + offset] = False
         weighting = searcher.weighting
         schema = searcher.schema

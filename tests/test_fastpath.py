@@ -1,0 +1,272 @@
+"""The fast path answers exactly what plain Whoosh answers: hits, scores, facets, highlights."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from corpus import corpus_files
+from index import build_index, update_index
+from searcher import Searcher
+from searcher.fastpath import store
+from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
+from searcher.highlight import Pattern, find_matches, highlight, snippet
+from searcher.storage import read_current
+
+QUERIES = [
+    "cải cách hành chính",
+    "cai cach hanh chinh",
+    "CCHC",
+    "UBND",
+    "ủy ban nhân dân",
+    "uy ban nhan dan tinh",
+    "Uỷ ban",
+    "người dân",
+    "nguoi dan",
+    '"người dân"',
+    '"dân người"',
+    "hòa bình",
+    "hoà bình",
+    "bán",
+    "bạn",
+    "ban",
+    "hội nghị -Đéc",
+    "hội nghị OR tập huấn",
+    '"Tân Kỳ" OR "Hương Trà"',
+    "title:hội nghị",
+    "title:ủy ban",
+    "2.5 triệu",
+    "1.000",
+    "covid-19",
+    "TP.HCM",
+    "ha ha",
+    "dân dân",
+    "kiểm tra chấn chỉnh",
+    "cải cách zzqxw",
+    "zzqxw",
+    "sa dec",
+    "hanh chinh",
+    "thủ tục hành chính TTHC",
+    "an toàn giao thông",
+    "ATGT nông thôn mới",
+]
+FILTERS = [{}, {"province": "Đồng Tháp"}, {"year": 2022}, {"locality": "sa dec"}]
+
+_PHRASES = [
+    "Ủy ban nhân dân",
+    "Uỷ ban nhân dân",
+    "UBND",
+    "ủy ban",
+    "nhân dân",
+    "người dân",
+    "dân người",
+    "cải cách hành chính",
+    "CCHC",
+    "thủ tục hành chính",
+    "hòa bình",
+    "hoà bình",
+    "bán",
+    "bạn",
+    "bàn",
+    "2.5 triệu",
+    "1.000 người",
+    "covid-19",
+    "TP.HCM",
+    "ha ha ha",
+    "dân dân",
+    "an toàn giao thông",
+    "ATGT",
+    "nông thôn mới",
+    "hội nghị",
+    "tập huấn",
+    "Sa Đéc",
+    "Tân Kỳ",
+]
+_PLACES = [
+    ("Thành phố Sa Đéc", "Đồng Tháp"),
+    ("Huyện Tân Kỳ", "Nghệ An"),
+    ("Thị xã Hương Trà", "Thừa Thiên Huế"),
+    (None, None),
+]
+
+
+def synthetic_bulletins(count: int, seed: int = 7) -> list[dict]:
+    """Bulletins made of the shipped corpus's sentences and the phrases queries look for."""
+    rng = random.Random(seed)
+    sentences = [
+        line.strip()
+        for path in corpus_files()
+        for line in path.read_text(encoding="utf-8").replace(". ", ".\n").splitlines()
+        if len(line.split()) >= 4
+    ]
+    records = []
+    for i in range(count):
+        parts = rng.sample(sentences, rng.randint(1, 6))
+        for _ in range(rng.randint(0, 5)):
+            parts.insert(rng.randrange(len(parts) + 1), rng.choice(_PHRASES) + ".")
+        locality, province = rng.choice(_PLACES)
+        record = {
+            "id": f"syn/{i:04d}, bản tin",
+            "title": " ".join(rng.sample(_PHRASES, rng.randint(1, 4))).capitalize(),
+            "body": " ".join(parts),
+        }
+        if locality:
+            record.update(locality=locality, province=province)
+        if rng.random() < 0.8:
+            year, month, day = rng.randint(2019, 2023), rng.randint(1, 12), rng.randint(1, 28)
+            record["date"] = f"{year}-{month:02d}-{day:02d}"
+        records.append(record)
+    return records
+
+
+def write(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+def assert_same_answers(fast: Searcher, plain: Searcher, queries: list[str]) -> None:
+    assert fast._current().fast is not None, "the fast path should serve this index"
+    assert plain._current().fast is None
+    cases = [(filters, "relevance") for filters in FILTERS] + [({}, "date")]
+    for query in queries:
+        for filters, sort in cases:
+            expected = plain.search(query, per_page=100, sort=sort, **filters).to_dict()
+            got = fast.search(query, per_page=100, sort=sort, **filters).to_dict()
+            where = f"{query!r} {filters} {sort}"
+            assert got["total"] == expected["total"], where
+            assert got["facets"] == expected["facets"], where
+            assert got["suggestion"] == expected["suggestion"], where
+            assert_same_hits(got["hits"], expected["hits"], where)
+
+
+def assert_same_hits(got: list[dict], expected: list[dict], where: str) -> None:
+    """Same ids in the same order up to ties, scores within 1e-4, identical highlights."""
+    assert len(got) == len(expected), where
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine["score"] == pytest.approx(theirs["score"], abs=1e-4), where
+    by_score: dict[float, set[str]] = {}
+    for hit in expected:
+        by_score.setdefault(round(hit["score"], 3), set()).add(hit["id"])
+    for mine, theirs in zip(got, expected, strict=True):
+        if mine["id"] != theirs["id"]:  # only documents of one score may swap places
+            assert mine["id"] in by_score[round(theirs["score"], 3)], where
+    expected_by_id = {hit["id"]: hit for hit in expected}
+    for hit in got:
+        theirs = expected_by_id[hit["id"]]
+        assert (hit["title_html"], hit["snippet"]) == (theirs["title_html"], theirs["snippet"])
+
+
+# --- the shipped corpus: the index every search test uses ----------------------------------
+
+
+def test_search_tests_run_through_the_fast_path(searcher: Searcher) -> None:
+    assert searcher._current().fast is not None
+
+
+def test_shipped_corpus_fast_and_plain_agree(corpus_index: Path) -> None:
+    with Searcher(corpus_index) as fast, Searcher(corpus_index, fast=False) as plain:
+        assert_same_answers(fast, plain, QUERIES)
+
+
+# --- a few hundred synthetic bulletins, then an update with changes and deletions ----------
+
+
+@pytest.fixture(scope="module")
+def synthetic_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("synthetic")
+    build_index([write(folder / "a.jsonl", synthetic_bulletins(400))], folder / "ix")
+    return folder / "ix"
+
+
+def test_synthetic_bulletins_fast_and_plain_agree(synthetic_index: Path) -> None:
+    with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+        assert_same_answers(fast, plain, QUERIES)
+
+
+def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:
+    records = synthetic_bulletins(300, seed=11)
+    first = write(tmp_path / "first.jsonl", records[:200])
+    second = write(tmp_path / "second.jsonl", records[200:])
+    build_index([first, second], tmp_path / "ix")
+    with Searcher(tmp_path / "ix") as fast, Searcher(tmp_path / "ix", fast=False) as plain:
+        assert_same_answers(fast, plain, QUERIES[:8])
+        # Change some bulletins, drop others, add new ones: a new segment beside the old one,
+        # deletions recorded against the old one.
+        changed = records[:150] + synthetic_bulletins(40, seed=12)
+        changed = [dict(r, id=f"new-{i}") if i >= 150 else r for i, r in enumerate(changed)]
+        changed[3] = dict(changed[3], body="Ủy ban nhân dân phường tổ chức hội nghị.")
+        write(first, changed)
+        report = update_index([first], tmp_path / "ix")
+        assert report.removed and report.added and report.updated
+        generation = read_current(tmp_path / "ix")
+        segments = sorted(p.name for p in store.side_dir(generation.path).iterdir())
+        assert len(segments) >= 1 and not any(name.startswith(".") for name in segments)
+        assert fast.doc_count() == plain.doc_count() == report.indexed
+        assert fast._current().fast is not None
+        assert_same_answers(fast, plain, QUERIES)
+
+
+# --- missing or stale side files fall back to plain Whoosh ---------------------------------
+
+
+def test_index_without_side_files_is_served_by_plain_whoosh(tmp_path: Path) -> None:
+    build_index(corpus_files(), tmp_path / "ix")
+    generation = read_current(tmp_path / "ix")
+    shutil.rmtree(store.side_dir(generation.path))
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher._current().fast is None
+        assert searcher.search("cải cách").total == 5
+    assert store.write_side_files(generation.path) == 1
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher._current().fast is not None
+        assert searcher.search("cải cách").total == 5
+
+
+def test_side_files_of_another_version_are_ignored(tmp_path: Path) -> None:
+    build_index(corpus_files(), tmp_path / "ix")
+    generation = read_current(tmp_path / "ix")
+    for meta in store.side_dir(generation.path).glob(f"*/{store.META}"):
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        meta.write_text(json.dumps(dict(data, format=-1)), encoding="utf-8")
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher._current().fast is None
+        assert searcher.search("cải cách").total == 5
+
+
+# --- highlights: the regex shortcut finds exactly the reference's spans --------------------
+
+_SYLLABLES = ["ủy", "Uỷ", "UỶ", "ban", "bán", "bạn", "dân", "dan", "hoà", "hòa", "ha", "2", "5"]
+_SYLLABLES += ["2.5", "1.000", "x", "nam", "năm", "Đéc", "đéc", "a\u0301", "ǅ", "ﬁ", "Σ"]
+_GLUE = [" ", "  ", ", ", ".", ". ", "-", "_", "\n", "(", "“", "/", ":", "", ",5", ".7x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_SYLLABLES), st.sampled_from(_GLUE)), max_size=40),
+    st.lists(
+        st.lists(st.sampled_from(_SYLLABLES[:20]), min_size=1, max_size=3), min_size=1, max_size=3
+    ),
+    st.booleans(),
+)
+def test_fast_highlights_equal_the_reference(
+    pieces: list[tuple[str, str]], queries: list[list[str]], accented: bool
+) -> None:
+    from searcher.analysis import canonical_syllable, fold
+
+    text = "".join(syllable + glue for syllable, glue in pieces)
+    patterns = [
+        Pattern(
+            tuple(fold(w) for w in words),
+            tuple(canonical_syllable(w) for w in words) if accented else None,
+        )
+        for words in queries
+    ]
+    assert find_matches_fast(text, patterns) == find_matches(text, patterns)
+    assert highlight_fast(text, patterns) == highlight(text, patterns)
+    assert snippet_fast(text, patterns, size=60) == snippet(text, patterns, size=60)
