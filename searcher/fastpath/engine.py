@@ -13,8 +13,9 @@ numpy instead of Whoosh's per-posting matchers, reproducing Whoosh's arithmetic:
 * a ``Phrase`` (slop 1) matches where its words stand at consecutive positions and scores the
   sum of its words' term scores (Whoosh's span matcher wraps their intersection).
 
-Matching runs first on boolean masks; scores are then computed only for the documents that
-matched. Results are ranked by score, then document number, like Whoosh's collectors.
+Each node becomes one array of scores over all documents (0: no match); a term's weights are
+computed once per generation and cached. Results are ranked by score, then document number,
+like Whoosh's collectors.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
 _log = logging.getLogger(__name__)
 #: Bytes of phrase results kept per open generation (common acronym phrases repeat a lot).
-PHRASE_CACHE_BYTES = 64 << 20
+PHRASE_CACHE_BYTES = 32 << 20
+#: Bytes of term weights kept per open generation (common words recur in most queries).
+TERM_CACHE_BYTES = 96 << 20
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
 
@@ -52,14 +55,15 @@ class _Node:
 
 
 @dataclass
-class _Postings:
-    """One term across all segments, in global document numbers."""
+class _Term:
+    """One term across all segments: global document numbers (ascending) and BM25F weights."""
 
-    docs: np.ndarray  # int64, ascending
-    freqs: np.ndarray
-    idf: float
-    # per segment: (segment index, term ordinal, first posting index in ``docs``)
-    parts: tuple[tuple[int, int, int], ...]
+    docs: np.ndarray  # int32 (or int64 beyond 2**31 documents)
+    weights: np.ndarray  # float64
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.docs.nbytes + self.weights.nbytes)
 
 
 class FastIndex:
@@ -91,6 +95,8 @@ class FastIndex:
             self.norms[name] = K1 * ((1 - B) + B * fl / avg_lengths[name])
         self._phrases: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
         self._phrase_bytes = 0
+        self._terms: OrderedDict[tuple[str, str], _Term] = OrderedDict()
+        self._term_bytes = 0
         self._lock = threading.Lock()
 
     # --- opening -----------------------------------------------------------------------------
@@ -150,36 +156,44 @@ class FastIndex:
     def has_term(self, field: str, term: str) -> bool:
         return any(s.fields[field].find(term) is not None for s in self.segments)
 
-    def postings(self, field: str, term: str) -> _Postings:
-        parts: list[tuple[int, int, int]] = []
+    def term(self, field: str, term: str) -> _Term:
+        """A term's documents and BM25F weights, cached for the life of this generation."""
+        key = (field, term)
+        with self._lock:
+            cached = self._terms.get(key)
+            if cached is not None:
+                self._terms.move_to_end(key)
+                return cached
+        found = self._term(field, term)
+        with self._lock:
+            if key not in self._terms:
+                self._terms[key] = found
+                self._term_bytes += found.nbytes
+                while self._term_bytes > TERM_CACHE_BYTES and len(self._terms) > 1:
+                    _, dropped = self._terms.popitem(last=False)
+                    self._term_bytes -= dropped.nbytes
+        return found
+
+    def _term(self, field: str, term: str) -> _Term:
         docs: list[np.ndarray] = []
         freqs: list[np.ndarray] = []
-        start = 0
-        for index, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
+        for segment, offset in zip(self.segments, self.offsets, strict=True):
             files = segment.fields[field]
             ordinal = files.find(term)
             if ordinal is None:
                 continue
             a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
-            local = files.docs[a:b]
-            docs.append(local.astype(np.int64) + offset)
+            docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
             freqs.append(files.freqs[a:b])
-            parts.append((index, ordinal, start))
-            start += b - a
-        df = start
-        idf = math.log(self.size / (df + 1)) + 1
         if not docs:
-            return _Postings(np.zeros(0, np.int64), np.zeros(0, np.uint16), idf, ())
-        if len(docs) == 1:
-            return _Postings(docs[0], freqs[0], idf, tuple(parts))
-        return _Postings(np.concatenate(docs), np.concatenate(freqs), idf, tuple(parts))
-
-    def weights(self, field: str, postings: _Postings, select: np.ndarray | None) -> np.ndarray:
-        """BM25F scores of a term's postings (all of them, or those ``select`` picks)."""
-        docs = postings.docs if select is None else postings.docs[select]
-        freqs = postings.freqs if select is None else postings.freqs[select]
-        tf = freqs.astype(np.float64) * self.boosts[field]
-        return postings.idf * ((tf * (self.K1 + 1)) / (tf + self.norms[field][docs]))
+            return _Term(np.zeros(0, dtype=np.int32), np.zeros(0))
+        all_docs = docs[0] if len(docs) == 1 else np.concatenate(docs)
+        tf = (freqs[0] if len(freqs) == 1 else np.concatenate(freqs)).astype(np.float64)
+        tf *= self.boosts[field]
+        # idf counts postings of deleted documents too, like Whoosh's term info.
+        idf = math.log(self.size / (all_docs.size + 1)) + 1
+        weights = idf * ((tf * (self.K1 + 1)) / (tf + self.norms[field][all_docs]))
+        return _Term(all_docs, weights)
 
     # --- phrases -----------------------------------------------------------------------------
 
@@ -280,133 +294,80 @@ class FastIndex:
         return run.matched, run.scores
 
     def count(self, query: wq.Query) -> int:
-        """Number of live documents matching (no scoring)."""
-        run = _Run(self, self.compile(query), score=False)
-        return int(run.matched.size)
+        """Number of live documents matching."""
+        return int(_Run(self, self.compile(query)).matched.size)
 
 
 class _Run:
-    """One evaluation: boolean masks first, then scores of the matched documents only."""
+    """One evaluation over dense per-document score arrays.
 
-    def __init__(self, index: FastIndex, root: _Node, score: bool = True) -> None:
+    Every node yields an array of ``doc_count_all`` scores where 0 means "does not match":
+    term weights are always positive (idf > 0 since df < e * doc_count_all), so a sum of
+    matching children is positive exactly where something matched.
+    """
+
+    def __init__(self, index: FastIndex, root: _Node) -> None:
         self.index = index
-        self.postings: dict[tuple[str, str], _Postings] = {}
-        self.phrase_masks: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
-        mask = self._mask(root, None)
+        if root.kind == "every":
+            matched = np.ones(index.size, dtype=bool)
+            if index.live is not None:
+                matched &= index.live
+            self.matched = np.flatnonzero(matched)
+            self.scores = np.zeros(self.matched.size)
+            return
+        scores = self._scores(root)
         if index.live is not None:
-            mask &= index.live
-        self.matched = np.flatnonzero(mask)
-        self.scores = np.zeros(self.matched.size)
-        if score and self.matched.size and root.kind != "every":
-            self.rank_of = np.full(index.size, -1, dtype=np.int64)
-            self.rank_of[self.matched] = np.arange(self.matched.size)
-            _, self.scores = self._score(root)
+            scores *= index.live
+        self.matched = np.flatnonzero(scores)
+        self.scores = scores[self.matched]
 
-    def _postings(self, field: str, term: str) -> _Postings:
-        key = (field, term)
-        found = self.postings.get(key)
-        if found is None:
-            found = self.postings[key] = self.index.postings(field, term)
-        return found
-
-    def _phrase_mask(self, node: _Node) -> np.ndarray:
-        key = (node.field, node.words)
-        mask = self.phrase_masks.get(key)
-        if mask is None:
-            mask = np.zeros(self.index.size, dtype=bool)
-            mask[self.index.phrase_docs(node.field, node.words)] = True
-            self.phrase_masks[key] = mask
-        return mask
-
-    def _estimate(self, node: _Node) -> int:
-        if node.kind == "term":
-            return self._postings(node.field, node.words[0]).docs.size
-        if node.kind == "phrase":
-            return min(self._postings(node.field, w).docs.size for w in node.words)
-        if node.kind == "or":
-            return sum(self._estimate(c) for c in node.children)
-        if node.kind == "and":
-            return min(self._estimate(c) for c in node.children)
-        if node.kind in ("andmaybe", "andnot"):
-            return self._estimate(node.children[0])
-        return self.index.size if node.kind == "every" else 0
-
-    def _mask(self, node: _Node, within: np.ndarray | None) -> np.ndarray:
-        """Documents matching ``node`` (exact inside ``within``; outside it may be anything)."""
+    def _scores(self, node: _Node) -> np.ndarray:
         size = self.index.size
         kind = node.kind
         if kind == "term":
-            mask = np.zeros(size, dtype=bool)
-            mask[self._postings(node.field, node.words[0]).docs] = True
-            return mask
+            term = self.index.term(node.field, node.words[0])
+            scores = np.zeros(size)
+            scores[term.docs] = term.weights
+            return scores
         if kind == "phrase":
-            return self._phrase_mask(node)
-        if kind == "or":
-            mask = np.zeros(size, dtype=bool)
-            for child in node.children:
-                mask |= self._mask(child, within)
-            return mask
-        if kind == "and":
-            mask = within.copy() if within is not None else None
-            for child in sorted(node.children, key=self._estimate):
-                child_mask = self._mask(child, mask)
-                mask = child_mask if mask is None else (mask & child_mask)
-            return mask if mask is not None else np.ones(size, dtype=bool)
-        if kind == "andmaybe":
-            return self._mask(node.children[0], within)
-        if kind == "andnot":
-            positive = self._mask(node.children[0], within)
-            return positive & ~self._mask(node.children[1], positive)
-        if kind == "every":
-            return np.ones(size, dtype=bool)
-        return np.zeros(size, dtype=bool)
-
-    def _score(self, node: _Node) -> tuple[np.ndarray, np.ndarray]:
-        """(matches, scores) over the matched documents, in ``self.matched`` order."""
-        count = self.matched.size
-        kind = node.kind
-        if kind == "term":
-            return self._term_scores(node.field, node.words[0])
-        if kind == "phrase":
-            present = self._phrase_mask(node)[self.matched]
-            total = np.zeros(count)
+            present = np.zeros(size, dtype=bool)
+            present[self.index.phrase_docs(node.field, node.words)] = True
+            scores = np.zeros(size)
             for word in node.words:
-                total += self._term_scores(node.field, word)[1]
-            return present, np.where(present, total, 0.0)
-        if kind in ("or", "and"):
-            results = [self._score(child) for child in node.children]
-            matches = results[0][0].copy()
-            total = results[0][1].copy()
-            for child_matches, child_scores in results[1:]:
-                if kind == "or":
-                    matches |= child_matches
+                term = self.index.term(node.field, word)
+                scores[term.docs] += term.weights
+            scores *= present
+            return scores
+        if kind == "or":
+            scores = np.zeros(size)
+            for child in node.children:
+                if child.kind == "term":  # add in place, no array per term
+                    term = self.index.term(child.field, child.words[0])
+                    scores[term.docs] += term.weights
                 else:
-                    matches &= child_matches
-                total += child_scores
-            return matches, np.where(matches, total, 0.0)
+                    scores += self._scores(child)
+            return scores
+        if kind == "and":
+            results = [self._scores(child) for child in node.children]
+            present = results[0] > 0
+            for other in results[1:]:
+                present &= other > 0
+            scores = results[0]
+            for other in results[1:]:
+                scores += other
+            scores *= present
+            return scores
         if kind == "andmaybe":
-            (matches, required), (_, optional) = (self._score(c) for c in node.children)
-            return matches, np.where(matches, required + optional, 0.0)
+            required = self._scores(node.children[0])
+            present = required > 0
+            required += self._scores(node.children[1])
+            required *= present
+            return required
         if kind == "andnot":
-            matches, scores = self._score(node.children[0])
-            excluded, _ = self._score(node.children[1])
-            matches = matches & ~excluded
-            return matches, np.where(matches, scores, 0.0)
-        if kind == "every":
-            return np.ones(count, dtype=bool), np.zeros(count)
-        return np.zeros(count, dtype=bool), np.zeros(count)
-
-    def _term_scores(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        count = self.matched.size
-        postings = self._postings(field, term)
-        ranks = self.rank_of[postings.docs]
-        select = ranks >= 0
-        present = np.zeros(count, dtype=bool)
-        scores = np.zeros(count)
-        chosen = ranks[select]
-        present[chosen] = True
-        scores[chosen] = self.index.weights(field, postings, select)
-        return present, scores
+            positive = self._scores(node.children[0])
+            positive *= self._scores(node.children[1]) == 0
+            return positive
+        return np.zeros(size)
 
 
 def _isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:

@@ -1,0 +1,562 @@
+"""Benchmark: search latency of bantin's fast path, plain Whoosh and SQLite FTS5, side by side.
+
+On the same real bulletins (VietNews and Báo Mới) and the same realistic queries, in one run
+and one warm process, each query runs through
+
+* **fast**: ``Searcher(index)`` — the numpy fast path over the side files;
+* **plain**: ``Searcher(index, fast=False)`` — Whoosh's exhaustive BM25F (the reference);
+* **fts5**: SQLite FTS5 (``unicode61 remove_diacritics 2``), ``bm25()`` with the title
+  weighted like bantin, ``snippet()``/``highlight()``, facet counts by ``GROUP BY``;
+
+with highlights and all facets (``Searcher.search(...).to_dict()``). The systems take turns on
+every query, so the machine's noise falls on all three alike. Reported per system: p50/p95/max
+of each stage (match = query execution, facets, hits = ranking + stored text + highlights) and
+end to end; overlap@10 of the fast path with the exhaustive ranking; load time and memory.
+
+``--simulate N`` also times the fast path at N bulletins made by replicating the real ones (see
+:mod:`benchmarks.bench_simulated`). Prints Markdown tables::
+
+    python -m benchmarks.bench_search --n 20000
+    python -m benchmarks.bench_search --n 95431 --plain-sample 80 --simulate 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from a checkout; workers re-import this module
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import (  # noqa: E402
+    OUT,
+    cached_index,
+    machine,
+    percentile,
+    real_bulletins,
+    require_data,
+)
+
+STAGES = ("match", "facets", "hits", "total", "cpu")
+
+# --- queries --------------------------------------------------------------------------------
+
+#: Topical queries of the kind people type into a news or bulletin search box.
+TOPICAL = [
+    "giá xăng dầu",
+    "bóng đá việt nam",
+    "thời tiết nắng nóng",
+    "tai nạn giao thông",
+    "an toàn thực phẩm",
+    "bảo hiểm xã hội",
+    "bảo hiểm y tế",
+    "giáo dục đào tạo",
+    "thi tốt nghiệp thpt",
+    "tuyển sinh đại học",
+    "xây dựng nông thôn mới",
+    "phòng chống tham nhũng",
+    "quốc hội thông qua luật",
+    "thủ tướng chính phủ",
+    "bộ y tế",
+    "dịch cúm gia cầm",
+    "giá vàng hôm nay",
+    "chứng khoán",
+    "bất động sản",
+    "ô nhiễm môi trường",
+    "biến đổi khí hậu",
+    "xuất khẩu gạo",
+    "giải phóng mặt bằng",
+    "cải cách thủ tục hành chính",
+    "hội đồng nhân dân tỉnh",
+    "kỳ họp thứ",
+    "cán bộ công chức",
+    "đầu tư công",
+    "khởi tố bị can",
+    "công an tỉnh",
+    "mưa lũ miền trung",
+    "du lịch đà nẵng",
+    "giao thông hà nội",
+    "thành phố hồ chí minh",
+    "học sinh tiểu học",
+    "bệnh viện bạch mai",
+    "nông dân trồng lúa",
+    "doanh nghiệp nhỏ và vừa",
+    "thuế thu nhập cá nhân",
+    "điện thoại thông minh",
+    "trump",
+    "triều tiên",
+    "biển đông",
+    "ngân hàng nhà nước",
+    "lãi suất cho vay",
+]
+#: Very common words: long posting lists in every field.
+COMMON = [
+    "người dân",
+    "ủy ban nhân dân",
+    "hanh chinh",
+    "viet nam",
+    "việt nam",
+    "UBND",
+    "nguoi dan",
+    "uy ban nhan dan",
+    "hà nội",
+    "thành phố",
+    "năm 2017",
+    "công tác",
+    "tổ chức",
+    "phát triển kinh tế",
+    "chính quyền địa phương",
+    "cai cach hanh chinh",
+    "CCHC",
+    "HĐND",
+    "tỉnh",
+    "trong năm",
+]
+#: Quoted phrases and acronyms.
+PHRASES = [
+    '"người dân"',
+    '"ủy ban nhân dân tỉnh"',
+    '"cải cách hành chính"',
+    '"thủ tướng chính phủ"',
+    '"an toàn giao thông"',
+    '"hà nội"',
+    "ATGT",
+    "BHXH",
+    "TP.HCM",
+    "MTTQ",
+]
+
+
+def _fold(text: str) -> str:
+    from searcher.analysis import fold
+
+    return fold(text)
+
+
+def make_queries(records: list[dict], count: int, seed: int = 42) -> list[tuple[str, str]]:
+    """(kind, query) pairs: title fragments, topical, common, phrases and fallback queries.
+
+    Title fragments are 2–5 consecutive words of real titles, half of them without accents;
+    fallback queries join words that no one bulletin holds together (the all-words match
+    finds nothing and the partial match runs).
+    """
+    rng = random.Random(seed)
+    words = re.compile(r"[^\W\d_]+")
+    titles = [r["title"] for r in records if len(words.findall(r.get("title", ""))) >= 4]
+    queries: list[tuple[str, str]] = []
+    fragments = max(0, count - len(TOPICAL) - len(COMMON) - len(PHRASES) - count // 10)
+    for i in range(fragments):
+        tokens = words.findall(rng.choice(titles))
+        size = rng.randint(2, min(5, len(tokens)))
+        start = rng.randrange(len(tokens) - size + 1)
+        fragment = " ".join(tokens[start : start + size]).lower()
+        queries.append(("title", _fold(fragment) if i % 2 else fragment))
+    for i, query in enumerate(TOPICAL):
+        queries.append(("topical", _fold(query) if i % 3 == 2 else query))
+    queries += [("common", q) for q in COMMON]
+    queries += [("phrase", q) for q in PHRASES]
+    for i in range(count // 10):
+        a, b = rng.sample(titles, 2)
+        left = words.findall(a)[:2]
+        right = words.findall(b)[-1:]
+        junk = ["zzqxw", "kxvq", "qqwz"][i % 3]
+        parts = [*left, junk] if i % 2 else [*left, *right, junk]
+        queries.append(("fallback", " ".join(parts).lower()))
+    return queries
+
+
+# --- timing bantin by stage -----------------------------------------------------------------
+
+
+class StageClock:
+    """Times the stages of ``Searcher.search`` by wrapping the methods each stage runs."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    @contextmanager
+    def installed(self) -> Iterator[StageClock]:
+        from searcher import searcher as module
+
+        self._wrap(module._Execution, "run", "match")
+        self._wrap(module.Searcher, "_suggestion", "match", static=True)
+        self._wrap(module.Searcher, "_facets", "facets", static=True)
+        self._wrap(module._Execution, "page", "hits")
+        try:
+            yield self
+        finally:
+            for undo in reversed(self._undo):
+                undo()
+
+    def _wrap(self, owner: type, name: str, stage: str, static: bool = False) -> None:
+        original = owner.__dict__[name]
+        function = original.__func__ if static else original
+        current = self.current
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                current[stage] = current.get(stage, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, staticmethod(timed) if static else timed)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def measure(self, run: Callable[[], Any]) -> tuple[dict[str, float], Any]:
+        self.current.clear()
+        cpu = time.process_time()
+        started = time.perf_counter()
+        result = run()
+        total = time.perf_counter() - started
+        stages = {stage: self.current.get(stage, 0.0) for stage in STAGES[:3]}
+        stages["total"] = total
+        stages["cpu"] = time.process_time() - cpu
+        return stages, result
+
+
+# --- SQLite FTS5 ----------------------------------------------------------------------------
+
+
+class Fts5:
+    """The same corpus in SQLite FTS5, queried the way a straightforward app would."""
+
+    def __init__(self, path: Path, rows: list[tuple[str, str, str, str, str, str]]) -> None:
+        path.unlink(missing_ok=True)
+        started = time.perf_counter()
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            "CREATE VIRTUAL TABLE doc USING fts5(title, body, id UNINDEXED, province UNINDEXED,"
+            " locality UNINDEXED, year UNINDEXED, tokenize='unicode61 remove_diacritics 2')"
+        )
+        with self.db:
+            self.db.executemany("INSERT INTO doc VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self.build_seconds = time.perf_counter() - started
+        self.bytes = path.stat().st_size
+
+    @staticmethod
+    def expression(query: str, loose: bool = False) -> str | None:
+        """FTS5 MATCH text: quoted phrases kept, other words ANDed (ORed when loose)."""
+        parts = []
+        for phrase, word in re.findall(r'"([^"]*)"|([^\s"]+)', query):
+            tokens = re.findall(r"[^\W_]+", phrase or word)
+            if tokens:
+                parts.append('"' + " ".join(tokens) + '"')
+        if not parts:
+            return None
+        return (" OR " if loose else " AND ").join(parts)
+
+    def search(self, query: str) -> tuple[dict[str, float], dict[str, Any]]:
+        stages: dict[str, float] = {}
+        cpu = time.process_time()
+        started = time.perf_counter()
+        expression = self.expression(query)
+        total = 0
+        if expression:
+            total = self._count(expression)
+            if total == 0 and len(re.findall(r"\S+", query)) > 1:
+                expression = self.expression(query, loose=True)
+                total = self._count(expression) if expression else 0
+        ranked: list[tuple[Any, ...]] = []
+        if total:
+            ranked = self.db.execute(
+                "SELECT rowid FROM doc WHERE doc MATCH ? ORDER BY bm25(doc, 2.5, 1.0) LIMIT 10",
+                (expression,),
+            ).fetchall()
+        stages["match"] = time.perf_counter() - started
+        mark = time.perf_counter()
+        facets = {}
+        if total:
+            for name in ("province", "locality", "year"):
+                facets[name] = self.db.execute(
+                    f"SELECT {name}, count(*) AS n FROM doc WHERE doc MATCH ? AND {name} != ''"
+                    f" GROUP BY {name} ORDER BY n DESC LIMIT 50",
+                    (expression,),
+                ).fetchall()
+        stages["facets"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        hits = []
+        if ranked:
+            marks = ", ".join("?" for _ in ranked)
+            hits = self.db.execute(
+                "SELECT id, highlight(doc, 0, '<mark>', '</mark>'),"
+                " snippet(doc, 1, '<mark>', '</mark>', '…', 40) FROM doc"
+                f" WHERE doc MATCH ? AND rowid IN ({marks}) ORDER BY bm25(doc, 2.5, 1.0)",
+                (expression, *[r[0] for r in ranked]),
+            ).fetchall()
+        stages["hits"] = time.perf_counter() - mark
+        stages["total"] = time.perf_counter() - started
+        stages["cpu"] = time.process_time() - cpu
+        return stages, {"total": total, "hits": hits, "facets": facets}
+
+    def _count(self, expression: str) -> int:
+        try:
+            return self.db.execute(
+                "SELECT count(*) FROM doc WHERE doc MATCH ?", (expression,)
+            ).fetchone()[0]
+        except sqlite3.OperationalError:  # a syntax FTS5 rejects: no hits, as a user would see
+            return 0
+
+
+def fts5_rows(index_dir: Path, records: list[dict]) -> list[tuple[str, str, str, str, str, str]]:
+    """Rows of the bench corpus with the facet values bantin's indexer gave each bulletin."""
+    from searcher import Searcher
+
+    with Searcher(index_dir, fast=False) as searcher:
+        opened = searcher._current()
+        reader = opened.searcher.reader()
+        docnum_of = {}
+        for term in reader.lexicon("id"):
+            docnum_of[term.decode("utf-8")] = next(iter(reader.postings("id", term).all_ids()))
+        columns = {
+            name: [opened.facet_values[name][code] or "" for code in opened.facet_codes[name]]
+            for name in ("province", "locality", "year")
+        }
+    rows = []
+    for record in records:
+        docnum = docnum_of.get(record["id"])
+        if docnum is None:
+            continue
+        rows.append(
+            (
+                record.get("title", ""),
+                record.get("body", ""),
+                record["id"],
+                columns["province"][docnum],
+                columns["locality"][docnum],
+                columns["year"][docnum],
+            )
+        )
+    return rows
+
+
+# --- measurements in fresh processes --------------------------------------------------------
+
+_PROBE = r"""
+import json, os, sys, time, psutil
+sys.path.insert(0, sys.argv[1])
+process = psutil.Process()
+before = process.memory_full_info()
+started = time.perf_counter()
+from searcher import Searcher
+imported = time.perf_counter()
+searcher = Searcher(sys.argv[2], fast=sys.argv[3] == "fast")
+opened = time.perf_counter()
+fast = searcher._current().fast
+after_open = process.memory_full_info()
+queries = json.loads(sys.argv[4])
+for query in queries:
+    searcher.search(query).to_dict()
+warm = process.memory_full_info()
+print(json.dumps({
+    "import_s": imported - started,
+    "open_s": opened - imported,
+    "fast": fast is not None,
+    "mapped_bytes": fast.nbytes if fast is not None else 0,
+    "rss_open": after_open.rss - before.rss,
+    "uss_open": after_open.uss - before.uss,
+    "rss_warm": warm.rss - before.rss,
+    "uss_warm": warm.uss - before.uss,
+}))
+"""
+
+
+def probe(index_dir: Path, mode: str, queries: list[str]) -> dict[str, Any]:
+    """Open time and memory of one Searcher in a fresh process (before and after queries)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(REPO), str(index_dir), mode, json.dumps(queries)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def summarize(samples: list[dict[str, float]]) -> dict[str, tuple[float, float, float]]:
+    return {
+        stage: (
+            percentile([s[stage] * 1000 for s in samples], 50),
+            percentile([s[stage] * 1000 for s in samples], 95),
+            max(s[stage] * 1000 for s in samples),
+        )
+        for stage in STAGES
+    }
+
+
+def overlap_at_10(fast: list[dict], exhaustive: list[dict]) -> float:
+    """Share of the exhaustive top 10 the fast path returns; a document tied with the
+    exhaustive 10th score counts as a match (which of the tied ones makes the page is
+    arbitrary)."""
+    if not exhaustive:
+        return 1.0 if not fast else 0.0
+    top = {h["id"] for h in exhaustive[:10]}
+    last = exhaustive[: len(top)][-1]["score"]
+    same = sum(1 for h in fast[:10] if h["id"] in top or abs(h["score"] - last) <= 1e-4)
+    return min(same, len(top)) / len(top)
+
+
+def side_file_bytes(index_dir: Path) -> int:
+    from searcher.fastpath.store import side_dir
+    from searcher.storage import read_current
+
+    folder = side_dir(read_current(index_dir).path)
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def ensure_side_files(index_dir: Path) -> float:
+    """Write side files an index built before the fast path lacks; seconds it took."""
+    from searcher.fastpath.store import write_side_files
+    from searcher.storage import read_current
+
+    started = time.perf_counter()
+    written = write_side_files(read_current(index_dir).path)
+    return time.perf_counter() - started if written else 0.0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from searcher import Searcher
+
+    require_data()
+    index_dir = Path(args.index) if args.index else cached_index(args.n)
+    side_seconds = ensure_side_files(index_dir)
+    records = real_bulletins(args.n)
+    queries = make_queries(records, args.queries)
+    rng = random.Random(7)
+    plain_every = set(rng.sample(range(len(queries)), min(args.plain_sample, len(queries))))
+    fts = Fts5(OUT / f"fts5-{args.n}.sqlite", fts5_rows(index_dir, records))
+    del records
+    gc.collect()
+    results: dict[str, Any] = {"queries": len(queries), "index": str(index_dir)}
+    clock = StageClock()
+    samples: dict[str, list[dict[str, float]]] = {"fast": [], "plain": [], "fts5": []}
+    overlaps: list[float] = []
+    disagreements: list[str] = []
+    kinds: dict[str, list[float]] = {}
+    with Searcher(index_dir) as fast, Searcher(index_dir, fast=False) as plain:
+        assert fast._current().fast is not None, "side files missing: fast path inactive"
+        results["docs"] = fast.doc_count()
+        for _kind, query in queries[:5]:  # warm both (vocabulary, regex tables, page cache)
+            fast.search(query).to_dict()
+            plain.search(query).to_dict()
+        with clock.installed():
+            for i, (kind, query) in enumerate(queries):
+                stages, answer = clock.measure(lambda q=query: fast.search(q).to_dict())
+                samples["fast"].append(stages)
+                kinds.setdefault(kind, []).append(stages["total"])
+                if i in plain_every:
+                    stages, reference = clock.measure(lambda q=query: plain.search(q).to_dict())
+                    samples["plain"].append(stages)
+                    overlaps.append(overlap_at_10(answer["hits"], reference["hits"]))
+                    same = (answer["total"], answer["facets"])
+                    if same != (reference["total"], reference["facets"]):
+                        disagreements.append(query)
+                stages, _ = fts.search(query)
+                samples["fts5"].append(stages)
+                if args.verbose:
+                    print(
+                        f"{i:4d} {kind:8s} {samples['fast'][-1]['total'] * 1000:8.1f} ms  {query}"
+                    )
+    results["stages"] = {name: summarize(s) for name, s in samples.items() if s}
+    results["plain_queries"] = len(samples["plain"])
+    results["overlap_at_10"] = sum(overlaps) / len(overlaps) if overlaps else None
+    results["overlap_min"] = min(overlaps) if overlaps else None
+    results["disagreements"] = disagreements
+    results["kinds"] = {
+        kind: (len(ms), percentile(ms, 50), percentile(ms, 95))
+        for kind, ms in ((k, [t * 1000 for t in times]) for k, times in kinds.items())
+    }
+    results["fts5_build_s"] = fts.build_seconds
+    results["fts5_bytes"] = fts.bytes
+    results["side_bytes"] = side_file_bytes(index_dir)
+    results["side_write_s"] = side_seconds
+    sample = [q for _, q in queries]
+    results["probe_fast"] = probe(index_dir, "fast", sample)
+    results["probe_plain"] = probe(index_dir, "plain", sample[:20])
+    return results
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    names = {"fast": "bantin fast path", "plain": "bantin plain Whoosh", "fts5": "SQLite FTS5"}
+    lines = [
+        f"{results['docs']:,} bulletins, {results['queries']} queries "
+        f"(plain Whoosh on {results['plain_queries']} of them); {machine()}; one warm process.",
+        "",
+        "| system | match p50 / p95 | facets p50 / p95 | hits p50 / p95 "
+        "| end to end p50 | p95 | max | CPU p50 / p95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, stages in results["stages"].items():
+        cells = [f"{stages[s][0]:.1f} / {stages[s][1]:.1f}" for s in STAGES[:3]]
+        total, cpu = stages["total"], stages["cpu"]
+        ends = f"{total[0]:.1f} | {total[1]:.1f} | {total[2]:.0f} | {cpu[0]:.1f} / {cpu[1]:.1f}"
+        lines.append(f"| {names[key]} | {' | '.join(cells)} | {ends} |")
+    fast_p95 = results["stages"]["fast"]["total"][1]
+    fts_p95 = results["stages"]["fts5"]["total"][1]
+    lines += [
+        "",
+        f"Milliseconds. FTS5 p95 / fast p95 = {fts_p95 / fast_p95:.1f}×. "
+        f"Overlap@10 of the fast path with Whoosh's exhaustive ranking: "
+        f"{results['overlap_at_10']:.4f} (min {results['overlap_min']:.2f}); totals or facets "
+        f"differing from plain Whoosh: {len(results['disagreements'])}.",
+        "",
+        "| query kind | queries | fast p50 | fast p95 |",
+        "|---|---|---|---|",
+    ]
+    for kind, (count, p50, p95) in results["kinds"].items():
+        lines.append(f"| {kind} | {count} | {p50:.1f} | {p95:.1f} |")
+    pf, pp = results["probe_fast"], results["probe_plain"]
+    mb = 1 << 20
+    lines += [
+        "",
+        f"Open: fast {pf['open_s']:.2f} s, plain {pp['open_s']:.2f} s. Side files "
+        f"{results['side_bytes'] / mb:.0f} MB on disk (memory-mapped; "
+        f"{pf['mapped_bytes'] / mb:.0f} MB of arrays incl. per-document norms)"
+        + (f", written in {results['side_write_s']:.0f} s" if results["side_write_s"] else "")
+        + ". Memory of a fresh fast process: "
+        f"USS +{pf['uss_open'] / mb:.0f} MB after opening, +{pf['uss_warm'] / mb:.0f} MB after "
+        f"all queries (RSS +{pf['rss_warm'] / mb:.0f} MB incl. mapped pages); plain process "
+        f"USS +{pp['uss_warm'] / mb:.0f} MB. FTS5 database {results['fts5_bytes'] / mb:.0f} MB, "
+        f"built in {results['fts5_build_s']:.0f} s.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20_000, help="real bulletins to index")
+    parser.add_argument("--index", help="use this index folder instead of the cached build")
+    parser.add_argument("--queries", type=int, default=240, help="number of queries")
+    parser.add_argument(
+        "--plain-sample", type=int, default=10_000, help="queries also run on plain Whoosh"
+    )
+    parser.add_argument("--simulate", type=int, default=0, help="also time N replicated bulletins")
+    parser.add_argument("--verbose", action="store_true", help="print every query's time")
+    args = parser.parse_args()
+    results = run(args)
+    text = report(results, args)
+    if args.simulate:
+        from benchmarks.bench_simulated import simulate
+
+        text += "\n\n" + simulate(Path(results["index"]), args.simulate, args.n, args.queries)
+    (OUT / f"bench_search-{args.n}.json").write_text(json.dumps(results, indent=1), "utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
