@@ -55,6 +55,9 @@ _CORRUPTION = (
     EOFError,
     UnicodeDecodeError,
 )
+#: Whoosh's layers that turn stored bytes into values. Any failure raised inside them is damage
+#: too; query evaluation lives in other modules, so an odd query cannot mark a healthy index.
+_DECODING_MODULES = ("whoosh.filedb.", "whoosh.codec.", "whoosh.columns")
 
 
 def _weighting() -> scoring.WeightingModel:
@@ -190,7 +193,7 @@ class Searcher:
                 f"index at {self.index_dir} is damaged or unreadable ({_error_name(error)}): "
                 f"run `bantin index --index {self.index_dir}` to rebuild it"
             )
-            if isinstance(error, _CORRUPTION) and self._open is not None:
+            if _is_corruption(error) and self._open is not None:
                 self._open.damage = message
             raise IndexUnavailableError(message) from error
 
@@ -669,6 +672,17 @@ def _matching_codes(values: list[str | None], wanted: str) -> list[int]:
         if any(words[i : i + len(target)] == target for i in range(len(words) - len(target) + 1)):
             found.append(code)
     return found
+
+
+def _is_corruption(error: BaseException) -> bool:
+    """Whether ``error`` can only come from damaged index bytes (see _CORRUPTION)."""
+    if isinstance(error, _CORRUPTION):
+        return True
+    innermost = error.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    module = innermost.tb_frame.f_globals.get("__name__", "") if innermost else ""
+    return module.startswith(_DECODING_MODULES)
 
 
 def _error_name(error: BaseException) -> str:

@@ -552,6 +552,9 @@ def test_errors_never_show_internals_even_when_the_app_fails(corpus_index: Path)
         def __getattr__(self, name: str) -> Any:
             raise RuntimeError(f"internal detail {__file__}")
 
+        def close(self) -> None:  # the app closes its searcher when it is collected
+            pass
+
     app.extensions["bantin"]._searcher = Exploding()
     client = app.test_client()
     for path in (
