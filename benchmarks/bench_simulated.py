@@ -125,9 +125,9 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
             f"Simulated {size:,} bulletins ({size // fast.segments[0].doc_count} copies of the "
             f"real index); {len(queries)} queries; {machine()}.",
             "",
-            "| system | match p50 / p95 | facets p50 / p95 | hits p50 / p95 "
+            "| system | match p50 / p95 | facets p50 / p95 | hits p50 / p95 | suggest p50 / p95 "
             "| end to end p50 | p95 | max | CPU p50 / p95 |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
             f"| bantin fast path | {cells} | {total[0]:.1f} | {total[1]:.1f} | {total[2]:.0f} "
             f"| {cpu[0]:.1f} / {cpu[1]:.1f} |",
             "",

@@ -32,6 +32,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.numeric import byte_to_length
 
+from searcher.fastpath.phrases import phrase_docs_in
 from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
 _log = logging.getLogger(__name__)
@@ -219,40 +220,11 @@ class FastIndex:
         found: list[np.ndarray] = []
         for segment, offset in zip(self.segments, self.offsets, strict=True):
             files = segment.fields[field]
-            ordinals = [files.find(word) for word in words]
-            if any(o is None for o in ordinals):
-                continue
-            ranges = [(int(files.term_ptr[o]), int(files.term_ptr[o + 1])) for o in ordinals]
-            # Candidates: documents holding every word, starting from the rarest word.
-            order = sorted(range(len(words)), key=lambda i: ranges[i][1] - ranges[i][0])
-            candidates = files.docs[slice(*ranges[order[0]])]
-            for i in order[1:]:
-                candidates = candidates[_isin_sorted(candidates, files.docs[slice(*ranges[i])])]
-                if candidates.size == 0:
-                    break
-            if candidates.size == 0:
-                continue
-            keys: np.ndarray | None = None
-            for i in order:
-                ordinal = ordinals[i]
-                a, b = ranges[i]
-                term_docs = files.docs[a:b]
-                term_freqs = files.freqs[a:b].astype(np.int64)
-                where = np.searchsorted(term_docs, candidates)
-                starts = int(files.pos_ptr[ordinal]) + (np.cumsum(term_freqs) - term_freqs)[where]
-                counts = term_freqs[where]
-                flat = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-                positions = files.positions[np.repeat(starts, counts) + flat].astype(np.int64)
-                ranks = np.repeat(np.arange(candidates.size, dtype=np.int64), counts)
-                # Key: candidate rank and the position the phrase would start at (ascending).
-                usable = positions >= i
-                word_keys = (ranks[usable] << 32) | (positions[usable] - i)
-                keys = word_keys if keys is None else keys[_isin_sorted(keys, word_keys)]
-                if keys.size == 0:
-                    break
-            if keys is not None and keys.size:
-                ranks = np.unique(keys >> 32)
-                found.append(candidates[ranks].astype(np.int64) + offset)
+            local = files.phrases.get(words)
+            if local is None:
+                local = phrase_docs_in(files, words)
+            if local.size:
+                found.append(local.astype(np.int64) + offset)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # --- queries -----------------------------------------------------------------------------
@@ -368,15 +340,6 @@ class _Run:
             positive *= self._scores(node.children[1]) == 0
             return positive
         return np.zeros(size)
-
-
-def _isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
-    """``np.isin`` for an ascending pool (and any values), by binary search."""
-    if sorted_pool.size == 0:
-        return np.zeros(values.size, dtype=bool)
-    where = np.searchsorted(sorted_pool, values)
-    where[where == sorted_pool.size] = 0
-    return sorted_pool[where] == values
 
 
 def rank(docs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
+from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.schema import TEXT_FIELDS, folded_name
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SIDE_DIR = "fastpath"
 META = "meta.json"
 #: Fields with postings in the side files: each text field and its folded companion.
@@ -62,6 +63,8 @@ class FieldFiles:
     pos_ptr: np.ndarray  # int64: position range of each term
     positions: np.ndarray  # uint16 / uint32
     lengths: np.ndarray  # uint8 per document (Whoosh's length byte)
+    #: Documents of the acronym table's phrases, found when the files were written.
+    phrases: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict)
 
     def find(self, term: str) -> int | None:
         """The ordinal of ``term`` in this field, or None."""
@@ -193,9 +196,23 @@ def _write_field(folder: Path, fieldname: str, postings: FieldPostings) -> None:
         "positions": postings.positions,
         "lengths": postings.length_bytes,
     }
+    terms = b"".join(encoded)
+    files = FieldFiles(terms=terms, **arrays)
+    folded = fieldname.endswith("_folded")
+    keys: list[str] = []
+    found: list[np.ndarray] = []
+    for accented, folded_words in acronym_phrases():
+        words = folded_words if folded else accented
+        keys.append(" ".join(words))
+        found.append(phrase_docs_in(files, words).astype(np.int32))
+    phrase_ptr = np.zeros(len(found) + 1, dtype=np.int64)
+    np.cumsum([f.size for f in found], out=phrase_ptr[1:])
+    arrays["phrase_ptr"] = phrase_ptr
+    arrays["phrase_docs"] = np.concatenate(found) if found else np.zeros(0, np.int32)
     for name, values in arrays.items():
         np.save(folder / f"{fieldname}.{name}.npy", np.ascontiguousarray(values))
-    (folder / f"{fieldname}.terms").write_bytes(b"".join(encoded))
+    (folder / f"{fieldname}.terms").write_bytes(terms)
+    (folder / f"{fieldname}.phrases").write_text(json.dumps(keys, ensure_ascii=False), "utf-8")
 
 
 def _seal(root: Path, segment_id: str, doc_count: int) -> None:
@@ -249,13 +266,18 @@ def load_segments(
                 # Plain ndarray views of the maps: slicing a np.memmap is several times slower.
                 arrays = {
                     key: np.load(folder / f"{name}.{key}.npy", mmap_mode="r").view(np.ndarray)
-                    for key in _ARRAYS
+                    for key in (*_ARRAYS, "phrase_ptr", "phrase_docs")
                 }
                 terms = (folder / f"{name}.terms").read_bytes()
                 nbytes += sum(a.nbytes for a in arrays.values()) + len(terms)
                 if arrays["lengths"].size != doc_count:
                     return None
-                fields[name] = FieldFiles(terms=terms, **arrays)
+                keys = json.loads((folder / f"{name}.phrases").read_text("utf-8"))
+                ptr, docs = arrays.pop("phrase_ptr"), arrays.pop("phrase_docs")
+                phrases = {
+                    tuple(key.split(" ")): docs[ptr[i] : ptr[i + 1]] for i, key in enumerate(keys)
+                }
+                fields[name] = FieldFiles(terms=terms, phrases=phrases, **arrays)
         except (OSError, ValueError):
             return None
         loaded.append(SegmentFiles(segment_id, doc_count, fields, nbytes))

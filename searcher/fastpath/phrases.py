@@ -1,0 +1,87 @@
+"""Phrase matching on one segment's postings: where do the words stand side by side?
+
+Whoosh's ``Phrase`` (slop 1) matches a document when its words occur at consecutive positions;
+its score is just the sum of the words' term scores, so only the set of matching documents has
+to be found here. The indexer also runs this for the phrases of the acronym table ("ủy ban nhân
+dân" for UBND, which nearly every query of the domain expands to) and stores the answers with
+the side files, so those never cost a search anything.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from searcher.analysis import fold
+
+
+class PostingsView(Protocol):
+    """What phrase matching reads of a field (see :class:`searcher.fastpath.store.FieldFiles`)."""
+
+    term_ptr: np.ndarray
+    docs: np.ndarray
+    freqs: np.ndarray
+    pos_ptr: np.ndarray
+    positions: np.ndarray
+
+    def find(self, term: str) -> int | None: ...
+
+
+def phrase_docs_in(files: PostingsView, words: tuple[str, ...]) -> np.ndarray:
+    """Segment-local documents (ascending) where ``words`` occur at consecutive positions."""
+    ordinals = [files.find(word) for word in words]
+    if any(o is None for o in ordinals):
+        return np.zeros(0, dtype=np.int64)
+    ranges = [(int(files.term_ptr[o]), int(files.term_ptr[o + 1])) for o in ordinals]
+    # Candidates hold every word; positions are then compared from the rarest word on, and
+    # each word's positions are read only for the candidates still alive.
+    order = sorted(range(len(words)), key=lambda i: ranges[i][1] - ranges[i][0])
+    candidates = np.asarray(files.docs[slice(*ranges[order[0]])], dtype=np.int64)
+    for i in order[1:]:
+        candidates = candidates[isin_sorted(candidates, files.docs[slice(*ranges[i])])]
+        if candidates.size == 0:
+            return candidates
+    keys: np.ndarray | None = None
+    for i in order:
+        if keys is not None:
+            alive = np.unique(keys >> 32)
+            if alive.size < candidates.size:
+                candidates = candidates[alive]
+                keys = (np.searchsorted(alive, keys >> 32) << 32) | (keys & 0xFFFFFFFF)
+        ordinal = ordinals[i]
+        a, b = ranges[i]
+        term_freqs = files.freqs[a:b].astype(np.int64)
+        where = np.searchsorted(files.docs[a:b], candidates)
+        starts = int(files.pos_ptr[ordinal]) + (np.cumsum(term_freqs) - term_freqs)[where]
+        counts = term_freqs[where]
+        flat = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        positions = files.positions[np.repeat(starts, counts) + flat].astype(np.int64)
+        ranks = np.repeat(np.arange(candidates.size, dtype=np.int64), counts)
+        # Key: candidate rank and the position the phrase would start at (ascending).
+        usable = positions >= i
+        word_keys = (ranks[usable] << 32) | (positions[usable] - i)
+        keys = word_keys if keys is None else keys[isin_sorted(keys, word_keys)]
+        if keys.size == 0:
+            return np.zeros(0, dtype=np.int64)
+    assert keys is not None
+    return candidates[np.unique(keys >> 32)]
+
+
+def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` for an ascending pool (and any values), by binary search."""
+    if sorted_pool.size == 0:
+        return np.zeros(values.size, dtype=bool)
+    where = np.searchsorted(sorted_pool, values)
+    where[where == sorted_pool.size] = 0
+    return sorted_pool[where] == values
+
+
+@lru_cache(maxsize=1)
+def acronym_phrases() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """(accented, folded) word sequences of every multi-word form in the acronym table."""
+    from searcher.query import acronyms
+
+    forms = {form for pair in acronyms().values() for form in pair if len(form) > 1}
+    return tuple(sorted((form, tuple(fold(w) for w in form)) for form in forms))
