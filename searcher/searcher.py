@@ -429,7 +429,7 @@ class _Execution:
                 return
             self.matched = self._match(self.query)
             return
-        boosts = _compound_boosts(searcher, self.parsed)
+        boosts = _compound_boosts(searcher, self.parsed, self.opened.fast)
         required = wq.And([_group_query(g, self.parsed.accented) for g in self.parsed.groups])
         self.query = self._finish(required, boosts)
         self.matched = self._match(self.query)
@@ -623,7 +623,9 @@ def _group_query(group: tuple[Unit, ...], accented: bool) -> wq.Query:
     return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
-def _compound_boosts(searcher: WhooshSearcher, parsed: ParsedQuery) -> list[wq.Query]:
+def _compound_boosts(
+    searcher: WhooshSearcher, parsed: ParsedQuery, fast: FastIndex | None = None
+) -> list[wq.Query]:
     """Optional terms for adjacent query syllables that the index holds as compound words.
 
     pyvi leaves unaccented or lower-cased queries unsegmented, so candidates come from every
@@ -631,6 +633,10 @@ def _compound_boosts(searcher: WhooshSearcher, parsed: ParsedQuery) -> list[wq.Q
     segmentation adds its compounds too.
     """
     reader = searcher.reader()
+
+    def known(field: str, term: str) -> bool:  # the fast path's term tables answer quicker
+        return fast.has_term(field, term) if fast is not None else (field, term) in reader
+
     candidates = {tuple(c) for c in parsed.compound_candidates}
     if parsed.accented:
         candidates |= {
@@ -641,9 +647,9 @@ def _compound_boosts(searcher: WhooshSearcher, parsed: ParsedQuery) -> list[wq.Q
         accented_term = "_".join(words)
         folded_term = fold(accented_term)
         for name in TEXT_FIELDS:
-            if (folded_name(name), folded_term) in reader:
+            if known(folded_name(name), folded_term):
                 boosts.append(wq.Term(folded_name(name), folded_term))
-            if parsed.accented and (name, accented_term) in reader:
+            if parsed.accented and known(name, accented_term):
                 boosts.append(wq.Term(name, accented_term))
     return boosts
 

@@ -32,7 +32,7 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.numeric import byte_to_length
 
-from searcher.fastpath.phrases import phrase_docs_in
+from searcher.fastpath.phrases import isin_sorted, phrase_docs_in
 from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
 _log = logging.getLogger(__name__)
@@ -271,15 +271,18 @@ class FastIndex:
 
 
 class _Run:
-    """One evaluation over dense per-document score arrays.
+    """One evaluation of a node tree into per-document scores, 0 meaning "does not match".
 
-    Every node yields an array of ``doc_count_all`` scores where 0 means "does not match":
-    term weights are always positive (idf > 0 since df < e * doc_count_all), so a sum of
-    matching children is positive exactly where something matched.
+    Term weights are always positive (idf > 0 since df < e * doc_count_all), so a sum of
+    matching children is positive exactly where something matched. A node is evaluated either
+    over every document (a dense array) or, once an ``And`` has found a small set of
+    candidates, only over those (an array aligned with the candidates): a rare word then spares
+    the common words of the query from being walked in full.
     """
 
     def __init__(self, index: FastIndex, root: _Node) -> None:
         self.index = index
+        self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
         if root.kind == "every":
             matched = np.ones(index.size, dtype=bool)
             if index.live is not None:
@@ -287,59 +290,129 @@ class _Run:
             self.matched = np.flatnonzero(matched)
             self.scores = np.zeros(self.matched.size)
             return
-        scores = self._scores(root)
-        if index.live is not None:
-            scores *= index.live
-        self.matched = np.flatnonzero(scores)
-        self.scores = scores[self.matched]
+        docs, scores = self._evaluate(root, None)
+        if docs is None:
+            if index.live is not None:
+                scores *= index.live
+            docs = np.flatnonzero(scores)
+            scores = scores[docs]
+        else:
+            keep = scores > 0
+            if index.live is not None:
+                keep &= index.live[docs]
+            docs, scores = docs[keep], scores[keep]
+        self.matched = docs.astype(np.int64, copy=False)
+        self.scores = scores
 
-    def _scores(self, node: _Node) -> np.ndarray:
-        size = self.index.size
+    # Results are (None, dense scores over all documents) or (candidates, aligned scores).
+
+    def _evaluate(
+        self, node: _Node, within: np.ndarray | None
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        kind = node.kind
+        if kind == "and":
+            return self._and(node, within)
+        if kind == "andmaybe":
+            docs, required = self._evaluate(node.children[0], within)
+            optional = self._scores(node.children[1], docs)
+            present = required > 0
+            required += optional
+            required *= present
+            return docs, required
+        if kind == "andnot":
+            docs, positive = self._evaluate(node.children[0], within)
+            positive *= self._scores(node.children[1], docs) == 0
+            return docs, positive
+        return within, self._scores(node, within)
+
+    def _and(self, node: _Node, within: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+        children = sorted(node.children, key=self._cost)
+        docs, total = self._evaluate(children[0], within)
+        for child in children[1:]:
+            if docs is None and self._cost(child) > _SELECTIVE * self.index.size:
+                # Narrow to the documents matched so far before walking a long posting list.
+                candidates = np.flatnonzero(total)
+                if candidates.size * _SELECTIVE < self.index.size:
+                    docs, total = candidates, total[candidates]
+            scores = self._scores(child, docs)
+            total *= scores > 0
+            total += scores * (total > 0)
+        return docs, total
+
+    def _cost(self, node: _Node) -> int:
+        """Postings a node walks (an estimate for ordering and narrowing)."""
+        if node.kind in ("term", "phrase"):
+            return sum(self.index.term(node.field, word).docs.size for word in node.words)
+        if node.kind == "and":
+            return min((self._cost(c) for c in node.children), default=0)
+        if node.kind in ("andmaybe", "andnot"):
+            return self._cost(node.children[0])
+        return sum(self._cost(c) for c in node.children)
+
+    def _scores(self, node: _Node, within: np.ndarray | None) -> np.ndarray:
+        """Scores of ``node`` over all documents, or over the ``within`` documents."""
+        size = self.index.size if within is None else within.size
         kind = node.kind
         if kind == "term":
-            term = self.index.term(node.field, node.words[0])
             scores = np.zeros(size)
-            scores[term.docs] = term.weights
+            self._add_term(scores, node.field, node.words[0], within)
             return scores
         if kind == "phrase":
-            present = np.zeros(size, dtype=bool)
-            present[self.index.phrase_docs(node.field, node.words)] = True
             scores = np.zeros(size)
             for word in node.words:
-                term = self.index.term(node.field, word)
-                scores[term.docs] += term.weights
+                self._add_term(scores, node.field, word, within)
+            docs = self.index.phrase_docs(node.field, node.words)
+            if within is None:
+                present = np.zeros(size, dtype=bool)
+                present[docs] = True
+            else:
+                present = isin_sorted(within, docs)
             scores *= present
             return scores
         if kind == "or":
             scores = np.zeros(size)
             for child in node.children:
                 if child.kind == "term":  # add in place, no array per term
-                    term = self.index.term(child.field, child.words[0])
-                    scores[term.docs] += term.weights
+                    self._add_term(scores, child.field, child.words[0], within)
                 else:
-                    scores += self._scores(child)
+                    scores += self._scores(child, within)
             return scores
-        if kind == "and":
-            results = [self._scores(child) for child in node.children]
-            present = results[0] > 0
-            for other in results[1:]:
-                present &= other > 0
-            scores = results[0]
-            for other in results[1:]:
-                scores += other
-            scores *= present
-            return scores
-        if kind == "andmaybe":
-            required = self._scores(node.children[0])
-            present = required > 0
-            required += self._scores(node.children[1])
-            required *= present
-            return required
-        if kind == "andnot":
-            positive = self._scores(node.children[0])
-            positive *= self._scores(node.children[1]) == 0
-            return positive
+        if kind in ("and", "andmaybe", "andnot"):
+            docs, scores = self._evaluate(node, within)
+            if docs is within:
+                return scores
+            assert within is None and docs is not None
+            dense = np.zeros(size)
+            dense[docs] = scores
+            return dense
         return np.zeros(size)
+
+    def _add_term(
+        self, scores: np.ndarray, field: str, word: str, within: np.ndarray | None
+    ) -> None:
+        term = self.index.term(field, word)
+        if within is None:
+            scores[term.docs] += term.weights
+        elif within.size * 16 < term.docs.size:  # few candidates: binary search for them
+            where = np.searchsorted(term.docs, within)
+            where[where == term.docs.size] = 0
+            hit = term.docs[where] == within
+            scores[hit] += term.weights[where[hit]]
+        else:  # many candidates: map every posting to its candidate rank
+            ranks = self._ranks(within)[term.docs]
+            hit = ranks >= 0
+            scores[ranks[hit]] += term.weights[hit]
+
+    def _ranks(self, within: np.ndarray) -> np.ndarray:
+        if self._rank_of is None or self._rank_of[0] is not within:
+            ranks = np.full(self.index.size, -1, dtype=np.int32)
+            ranks[within] = np.arange(within.size, dtype=np.int32)
+            self._rank_of = (within, ranks)
+        return self._rank_of[1]
+
+
+#: An And narrows to its candidates when they are fewer than 1/_SELECTIVE of all documents.
+_SELECTIVE = 8
 
 
 def rank(docs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from searcher.analysis import _WORD_CHARS, canonical_syllable, fold
+from searcher.analysis import _WORD_CHARS, canonical_syllable, fold, nfc_with_offsets
 from searcher.highlight import (
     SNIPPET_CHARS,
     Pattern,
@@ -56,7 +56,7 @@ def _is_safe_char(char: str) -> bool:
     Then folding a syllable is folding its characters one at a time, and a text made of such
     characters is already NFC, so its offsets are the reference's offsets.
     """
-    if char in "Σς" or (unicodedata.category(char).startswith(("M", "C")) and char not in "\t\n\r"):
+    if char in "Σς" or unicodedata.category(char).startswith(("M", "Cs")):
         return False
     if "\u1100" <= char <= "\u11ff":  # conjoining jamo compose with their neighbours
         return False
@@ -74,7 +74,7 @@ def _alphabet() -> _Alphabet:
         if 0xD800 <= code <= 0xDFFF:
             continue
         plain = char.lower() == char and not unicodedata.decomposition(char) and char not in "đĐ"
-        if plain and not unicodedata.category(char).startswith(("M", "C")):
+        if plain and not unicodedata.category(char).startswith(("M", "Cs")):
             folded = char  # folds to itself: no need to ask
         elif _is_safe_char(char):
             folded = fold(char)
@@ -155,8 +155,18 @@ def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
     """Exactly :func:`searcher.highlight.find_matches`, found by regex and confirmed locally."""
     if not text or not patterns:
         return find_matches(text, patterns)
-    if not _is_safe(text):
-        return find_matches(text, patterns)
+    if _is_safe(text):
+        found = _find(text, patterns)
+    else:  # decomposed accents: match on the NFC text, as the reference does, and map back
+        nfc, starts = nfc_with_offsets(text)
+        if nfc is text or not _is_safe(nfc):
+            return find_matches(text, patterns)
+        found = [(starts[s], starts[e], index) for s, e, index in _find(nfc, patterns)]
+        found.sort()
+    return found
+
+
+def _find(text: str, patterns: list[Pattern]) -> list[Span]:
     found: list[Span] = []
     for index, pattern in enumerate(patterns):
         size = len(pattern.folded)
@@ -164,7 +174,7 @@ def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
             continue
         compiled = _pattern_regex(pattern.folded)
         if compiled is None:
-            return find_matches(text, patterns)
+            return find_matches(text, patterns)  # a character the classes do not know
         regex, letters = compiled
         folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
         position = 0
@@ -252,7 +262,10 @@ def _best_start_vectorized(candidates: list[Span], reach: int) -> int:
     array = np.array(candidates, dtype=np.int64)
     starts, ends, kinds = array[:, 0], array[:, 1], array[:, 2]
     count = len(candidates)
-    rows = np.arange(count)[:, None] + np.arange(64)[None, :]
+    # Spans starting beyond a window's end cannot be inside it: only look that far ahead.
+    last = np.searchsorted(starts, starts + reach, side="right")
+    width = int(min(64, (last - np.arange(count)).max()))
+    rows = np.arange(count)[:, None] + np.arange(width)[None, :]
     valid = rows < count
     rows = np.minimum(rows, count - 1)
     inside = valid & (ends[rows] <= (starts + reach)[:, None])
