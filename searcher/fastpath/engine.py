@@ -13,9 +13,9 @@ numpy instead of Whoosh's per-posting matchers, reproducing Whoosh's arithmetic:
 * a ``Phrase`` (slop 1) matches where its words stand at consecutive positions and scores the
   sum of its words' term scores (Whoosh's span matcher wraps their intersection).
 
-Each node becomes one array of scores over all documents (0: no match); a term's weights are
-computed once per generation and cached. Results are ranked by score, then document number,
-like Whoosh's collectors.
+Evaluation works on sparse (documents, scores) arrays; term weights and whole query units
+are computed once per generation and cached. Results are ranked by score, then document
+number, like Whoosh's collectors.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.numeric import byte_to_length
 
-from searcher.fastpath.phrases import isin_sorted, phrase_docs_in
+from searcher.fastpath.phrases import phrase_docs_in
 from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
 _log = logging.getLogger(__name__)
-#: Bytes of phrase results kept per open generation (common acronym phrases repeat a lot).
-PHRASE_CACHE_BYTES = 32 << 20
-#: Bytes of term weights kept per open generation (common words recur in most queries).
-TERM_CACHE_BYTES = 96 << 20
+#: Bytes of computed arrays kept per open generation (common words recur in most queries),
+#: and more for larger indexes, whose arrays are longer.
+CACHE_BYTES = 128 << 20
+CACHE_BYTES_PER_DOC = 320
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
 
@@ -53,6 +53,35 @@ class _Node:
     field: str = ""
     words: tuple[str, ...] = ()
     children: tuple[_Node, ...] = ()
+
+
+class _Cache:
+    """A least-recently-used map bounded by the bytes of the arrays it holds (thread-safe)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.bytes = 0
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def holds(self, key: Any) -> bool:
+        return key in self._items
+
+    def get(self, key: Any, compute: Any) -> Any:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found[0]
+        value, size = compute()
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = (value, size)
+                self.bytes += size
+                while self.bytes > self.capacity and len(self._items) > 1:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    self.bytes -= dropped
+        return value
 
 
 @dataclass
@@ -94,11 +123,8 @@ class FastIndex:
             fl = _BYTE_TO_LENGTH[lengths]
             # The same operations, in the same order, as whoosh.scoring.bm25's denominator.
             self.norms[name] = K1 * ((1 - B) + B * fl / avg_lengths[name])
-        self._phrases: OrderedDict[tuple[str, tuple[str, ...]], np.ndarray] = OrderedDict()
-        self._phrase_bytes = 0
-        self._terms: OrderedDict[tuple[str, str], _Term] = OrderedDict()
-        self._term_bytes = 0
-        self._lock = threading.Lock()
+        # Term weights, whole-unit results and phrase matches of this generation.
+        self.cache = _Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -159,23 +185,55 @@ class FastIndex:
 
     def term(self, field: str, term: str) -> _Term:
         """A term's documents and BM25F weights, cached for the life of this generation."""
-        key = (field, term)
-        with self._lock:
-            cached = self._terms.get(key)
-            if cached is not None:
-                self._terms.move_to_end(key)
-                return cached
-        found = self._term(field, term)
-        with self._lock:
-            if key not in self._terms:
-                self._terms[key] = found
-                self._term_bytes += found.nbytes
-                while self._term_bytes > TERM_CACHE_BYTES and len(self._terms) > 1:
-                    _, dropped = self._terms.popitem(last=False)
-                    self._term_bytes -= dropped.nbytes
-        return found
 
-    def _term(self, field: str, term: str) -> _Term:
+        def compute() -> tuple[_Term, int]:
+            docs, freqs = self._postings(field, term)
+            found = _Term(docs, self._weights(field, docs, freqs))
+            owned = found.weights.nbytes + (docs.nbytes if len(self.segments) > 1 else 0)
+            return found, owned
+
+        return self.cache.get(("term", field, term), compute)
+
+    def df(self, field: str, term: str) -> int:
+        """Postings of a term (deleted documents included, as in Whoosh's term info)."""
+
+        def compute() -> tuple[int, int]:
+            total = 0
+            for segment in self.segments:
+                files = segment.fields[field]
+                ordinal = files.find(term)
+                if ordinal is not None:
+                    total += int(files.term_ptr[ordinal + 1] - files.term_ptr[ordinal])
+            return total, 64
+
+        return self.cache.get(("df", field, term), compute)
+
+    def term_at(self, field: str, term: str, within: np.ndarray) -> np.ndarray:
+        """A term's weights for the ``within`` documents (0 where absent), without reading
+        more of its postings than the binary search for a few candidates needs."""
+        key = ("term", field, term)
+        if self.cache.holds(key) or within.size * 16 >= self.df(field, term):
+            found = self.term(field, term)
+            return _lookup(found.docs, found.weights, within, self.size)
+        weights = np.zeros(within.size)
+        for segment, offset in zip(self.segments, self.offsets, strict=True):
+            files = segment.fields[field]
+            ordinal = files.find(term)
+            if ordinal is None:
+                continue
+            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+            lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
+            local = within[lo:hi] - offset
+            docs = files.docs[a:b]
+            where = np.searchsorted(docs, local)
+            where[where == docs.size] = 0
+            hit = np.flatnonzero(docs[where] == local)
+            found_docs = docs[where[hit]].astype(np.int64) + offset
+            freqs = files.freqs[a:b][where[hit]]
+            weights[lo + hit] = self._weights(field, found_docs, freqs, df=self.df(field, term))
+        return weights
+
+    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
         freqs: list[np.ndarray] = []
         for segment, offset in zip(self.segments, self.offsets, strict=True):
@@ -187,34 +245,31 @@ class FastIndex:
             docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
             freqs.append(files.freqs[a:b])
         if not docs:
-            return _Term(np.zeros(0, dtype=np.int32), np.zeros(0))
-        all_docs = docs[0] if len(docs) == 1 else np.concatenate(docs)
-        tf = (freqs[0] if len(freqs) == 1 else np.concatenate(freqs)).astype(np.float64)
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
+        if len(docs) == 1:
+            return docs[0], freqs[0]
+        return np.concatenate(docs), np.concatenate(freqs)
+
+    def _weights(
+        self, field: str, docs: np.ndarray, freqs: np.ndarray, df: int | None = None
+    ) -> np.ndarray:
+        """BM25F weights of postings, with Whoosh's formula and operation order."""
+        tf = freqs.astype(np.float64)
         tf *= self.boosts[field]
         # idf counts postings of deleted documents too, like Whoosh's term info.
-        idf = math.log(self.size / (all_docs.size + 1)) + 1
-        weights = idf * ((tf * (self.K1 + 1)) / (tf + self.norms[field][all_docs]))
-        return _Term(all_docs, weights)
+        idf = math.log(self.size / ((docs.size if df is None else df) + 1)) + 1
+        return idf * ((tf * (self.K1 + 1)) / (tf + self.norms[field][docs]))
 
     # --- phrases -----------------------------------------------------------------------------
 
     def phrase_docs(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         """Documents (global, ascending) where ``words`` stand at consecutive positions."""
-        key = (field, words)
-        with self._lock:
-            cached = self._phrases.get(key)
-            if cached is not None:
-                self._phrases.move_to_end(key)
-                return cached
-        found = self._verify_phrase(field, words)
-        with self._lock:
-            if key not in self._phrases:
-                self._phrases[key] = found
-                self._phrase_bytes += found.nbytes
-                while self._phrase_bytes > PHRASE_CACHE_BYTES and len(self._phrases) > 1:
-                    _, dropped = self._phrases.popitem(last=False)
-                    self._phrase_bytes -= dropped.nbytes
-        return found
+
+        def compute() -> tuple[np.ndarray, int]:
+            found = self._verify_phrase(field, words)
+            return found, found.nbytes
+
+        return self.cache.get(("phrase", field, words), compute)
 
     def _verify_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         found: list[np.ndarray] = []
@@ -270,19 +325,23 @@ class FastIndex:
         return int(_Run(self, self.compile(query)).matched.size)
 
 
-class _Run:
-    """One evaluation of a node tree into per-document scores, 0 meaning "does not match".
+_Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive) scores
 
-    Term weights are always positive (idf > 0 since df < e * doc_count_all), so a sum of
-    matching children is positive exactly where something matched. A node is evaluated either
-    over every document (a dense array) or, once an ``And`` has found a small set of
-    candidates, only over those (an array aligned with the candidates): a rare word then spares
-    the common words of the query from being walked in full.
+
+class _Run:
+    """One evaluation of a node tree into matching documents and their scores.
+
+    Results are sparse: ascending documents with positive scores (term weights are always
+    positive since idf > 0 whenever df < e * doc_count_all, so a sum of matching children is
+    positive exactly where something matched). An ``And`` starts from its cheapest child and
+    looks the others up only for the documents still matching; a unit of the query (one word
+    or phrase in every field: an ``Or`` of terms and phrases) is computed once per generation
+    and cached, so the common words of most queries cost a lookup, not a walk of their posting
+    lists.
     """
 
     def __init__(self, index: FastIndex, root: _Node) -> None:
         self.index = index
-        self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
         if root.kind == "every":
             matched = np.ones(index.size, dtype=bool)
             if index.live is not None:
@@ -290,129 +349,108 @@ class _Run:
             self.matched = np.flatnonzero(matched)
             self.scores = np.zeros(self.matched.size)
             return
-        docs, scores = self._evaluate(root, None)
-        if docs is None:
-            if index.live is not None:
-                scores *= index.live
-            docs = np.flatnonzero(scores)
-            scores = scores[docs]
-        else:
-            keep = scores > 0
-            if index.live is not None:
-                keep &= index.live[docs]
+        docs, scores = self._sparse(root)
+        if index.live is not None:
+            keep = index.live[docs]
             docs, scores = docs[keep], scores[keep]
         self.matched = docs.astype(np.int64, copy=False)
         self.scores = scores
 
-    # Results are (None, dense scores over all documents) or (candidates, aligned scores).
-
-    def _evaluate(
-        self, node: _Node, within: np.ndarray | None
-    ) -> tuple[np.ndarray | None, np.ndarray]:
+    def _sparse(self, node: _Node) -> _Sparse:
         kind = node.kind
+        if kind == "term":
+            term = self.index.term(node.field, node.words[0])
+            return term.docs, term.weights
+        if kind in ("or", "phrase") and _is_unit(node):
+            return self.index.cache.get(("unit", node), lambda: self._unit(node))
+        if kind == "or":
+            return _dense_to_sparse(self._dense_sum(node.children))
         if kind == "and":
-            return self._and(node, within)
+            children = sorted(node.children, key=self._cost)
+            docs, scores = self._sparse(children[0])
+            for child in children[1:]:
+                if docs.size == 0:
+                    break
+                other = self._aligned(child, docs)
+                keep = other > 0
+                docs, scores = docs[keep], scores[keep] + other[keep]
+            return docs, scores
         if kind == "andmaybe":
-            docs, required = self._evaluate(node.children[0], within)
-            optional = self._scores(node.children[1], docs)
-            present = required > 0
-            required += optional
-            required *= present
-            return docs, required
+            docs, scores = self._sparse(node.children[0])
+            return docs, scores + self._aligned(node.children[1], docs)
         if kind == "andnot":
-            docs, positive = self._evaluate(node.children[0], within)
-            positive *= self._scores(node.children[1], docs) == 0
-            return docs, positive
-        return within, self._scores(node, within)
+            docs, scores = self._sparse(node.children[0])
+            keep = self._aligned(node.children[1], docs) == 0
+            return docs[keep], scores[keep]
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
 
-    def _and(self, node: _Node, within: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
-        children = sorted(node.children, key=self._cost)
-        docs, total = self._evaluate(children[0], within)
-        for child in children[1:]:
-            if docs is None and self._cost(child) > _SELECTIVE * self.index.size:
-                # Narrow to the documents matched so far before walking a long posting list.
-                candidates = np.flatnonzero(total)
-                if candidates.size * _SELECTIVE < self.index.size:
-                    docs, total = candidates, total[candidates]
-            scores = self._scores(child, docs)
-            total *= scores > 0
-            total += scores * (total > 0)
-        return docs, total
+    def _unit(self, node: _Node) -> tuple[_Sparse, int]:
+        if node.kind == "phrase":
+            docs = self.index.phrase_docs(node.field, node.words)
+            scores = np.zeros(docs.size)
+            for word in node.words:
+                scores += self.index.term_at(node.field, word, docs)
+            result = (docs, scores)
+        else:
+            result = _dense_to_sparse(self._dense_sum(node.children))
+        return result, result[0].nbytes + result[1].nbytes
+
+    def _dense_sum(self, children: tuple[_Node, ...]) -> np.ndarray:
+        dense = np.zeros(self.index.size)
+        for child in children:
+            docs, scores = self._sparse(child)
+            dense[docs] += scores
+        return dense
+
+    def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
+        """Scores of ``node`` for the ``within`` documents (0 where it does not match)."""
+        size = self.index.size
+        if node.kind == "or" and _is_unit(node):
+            key = ("unit", node)
+            # A handful of candidates: look each child up rather than build the whole unit.
+            if within.size * 16 < self._cost(node) and not self.index.cache.holds(key):
+                total = np.zeros(within.size)
+                for child in node.children:
+                    total += self._aligned(child, within)
+                return total
+        if node.kind == "term":
+            return self.index.term_at(node.field, node.words[0], within)
+        docs, scores = self._sparse(node)
+        return _lookup(docs, scores, within, size)
 
     def _cost(self, node: _Node) -> int:
         """Postings a node walks (an estimate for ordering and narrowing)."""
         if node.kind in ("term", "phrase"):
-            return sum(self.index.term(node.field, word).docs.size for word in node.words)
+            return sum(self.index.df(node.field, word) for word in node.words)
         if node.kind == "and":
             return min((self._cost(c) for c in node.children), default=0)
         if node.kind in ("andmaybe", "andnot"):
             return self._cost(node.children[0])
         return sum(self._cost(c) for c in node.children)
 
-    def _scores(self, node: _Node, within: np.ndarray | None) -> np.ndarray:
-        """Scores of ``node`` over all documents, or over the ``within`` documents."""
-        size = self.index.size if within is None else within.size
-        kind = node.kind
-        if kind == "term":
-            scores = np.zeros(size)
-            self._add_term(scores, node.field, node.words[0], within)
-            return scores
-        if kind == "phrase":
-            scores = np.zeros(size)
-            for word in node.words:
-                self._add_term(scores, node.field, word, within)
-            docs = self.index.phrase_docs(node.field, node.words)
-            if within is None:
-                present = np.zeros(size, dtype=bool)
-                present[docs] = True
-            else:
-                present = isin_sorted(within, docs)
-            scores *= present
-            return scores
-        if kind == "or":
-            scores = np.zeros(size)
-            for child in node.children:
-                if child.kind == "term":  # add in place, no array per term
-                    self._add_term(scores, child.field, child.words[0], within)
-                else:
-                    scores += self._scores(child, within)
-            return scores
-        if kind in ("and", "andmaybe", "andnot"):
-            docs, scores = self._evaluate(node, within)
-            if docs is within:
-                return scores
-            assert within is None and docs is not None
-            dense = np.zeros(size)
-            dense[docs] = scores
-            return dense
-        return np.zeros(size)
 
-    def _add_term(
-        self, scores: np.ndarray, field: str, word: str, within: np.ndarray | None
-    ) -> None:
-        term = self.index.term(field, word)
-        if within is None:
-            scores[term.docs] += term.weights
-        elif within.size * 16 < term.docs.size:  # few candidates: binary search for them
-            where = np.searchsorted(term.docs, within)
-            where[where == term.docs.size] = 0
-            hit = term.docs[where] == within
-            scores[hit] += term.weights[where[hit]]
-        else:  # many candidates: map every posting to its candidate rank
-            ranks = self._ranks(within)[term.docs]
-            hit = ranks >= 0
-            scores[ranks[hit]] += term.weights[hit]
-
-    def _ranks(self, within: np.ndarray) -> np.ndarray:
-        if self._rank_of is None or self._rank_of[0] is not within:
-            ranks = np.full(self.index.size, -1, dtype=np.int32)
-            ranks[within] = np.arange(within.size, dtype=np.int32)
-            self._rank_of = (within, ranks)
-        return self._rank_of[1]
+def _is_unit(node: _Node) -> bool:
+    return node.kind == "phrase" or all(c.kind in ("term", "phrase") for c in node.children)
 
 
-#: An And narrows to its candidates when they are fewer than 1/_SELECTIVE of all documents.
-_SELECTIVE = 8
+def _dense_to_sparse(dense: np.ndarray) -> _Sparse:
+    docs = np.flatnonzero(dense)
+    return docs.astype(np.int32 if dense.size < 1 << 31 else np.int64), dense[docs]
+
+
+def _lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
+    """``scores`` of the ``within`` documents (0 for those not in ``docs``)."""
+    if docs.size == 0 or within.size == 0:
+        return np.zeros(within.size)
+    if within.size * 16 < docs.size or docs.size * 16 < within.size:
+        # One list much shorter than the other: binary search.
+        where = np.searchsorted(docs, within)
+        where[where == docs.size] = 0
+        hit = docs[where] == within
+        return np.where(hit, scores[where], 0.0)
+    dense = np.zeros(size)
+    dense[docs] = scores
+    return dense[within]
 
 
 def rank(docs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:
