@@ -244,6 +244,7 @@ def test_side_files_of_another_version_are_ignored(tmp_path: Path) -> None:
 _SYLLABLES = ["ủy", "Uỷ", "UỶ", "ban", "bán", "bạn", "dân", "dan", "hoà", "hòa", "ha", "2", "5"]
 _SYLLABLES += ["2.5", "1.000", "x", "nam", "năm", "Đéc", "đéc", "a\u0301", "ǅ", "ﬁ", "Σ"]
 _GLUE = [" ", "  ", ", ", ".", ". ", "-", "_", "\n", "(", "“", "/", ":", "", ",5", ".7x"]
+_GLUE += ["\u200b", "\xad", "\x07", "\u0301 "]
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -177,18 +178,14 @@ def _find(text: str, patterns: list[Pattern]) -> list[Span]:
             return find_matches(text, patterns)  # a character the classes do not know
         regex, letters = compiled
         folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
-        position = 0
-        while True:
-            match = regex.search(text, position)
-            if match is None:
-                break
-            # Occurrences may overlap ("ha ha" in "ha ha ha"), but none starts inside a run of
-            # letters matched by the first syllable.
+        for match in _candidates(regex, text, pattern.folded, letters):
             begin, finish = match.span()
-            position = match.end(1) if letters else begin + 1
             if letters and _clean(text, begin, finish):
-                run = [match.span(k) for k in range(1, size + 1)]
-                folded_hits.append((begin, finish, run))
+                if size == 1:
+                    folded_hits.append((begin, finish, [(begin, finish)]))
+                else:
+                    run = [match.span(k) for k in range(1, size + 1)]
+                    folded_hits.append((begin, finish, run))
                 continue
             spans = _syllables_around(text, begin, finish)
             first = next((i for i, span in enumerate(spans) if span[0] == begin), None)
@@ -199,18 +196,41 @@ def _find(text: str, patterns: list[Pattern]) -> list[Span]:
                 folded_hits.append((run[0][0], run[-1][1], run))
         hits = folded_hits
         if pattern.accented is not None:
+            accented = pattern.accented
             exact = [
                 hit
                 for hit in folded_hits
                 if all(
-                    canonical_syllable(text[s:e]) == pattern.accented[k]
-                    for k, (s, e) in enumerate(hit[2])
+                    canonical_syllable(text[s:e]) == accented[k] for k, (s, e) in enumerate(hit[2])
                 )
             ]
             hits = exact or folded_hits
         found.extend((start, end, index) for start, end, _ in hits)
     found.sort()
     return found
+
+
+def _candidates(
+    regex: re.Pattern[str], text: str, folded: tuple[str, ...], letters: bool
+) -> Iterator[re.Match[str]]:
+    """Every match of ``regex`` that may start an occurrence, overlapping ones included.
+
+    Occurrences overlap only when the pattern's end repeats its start ("ha ha" in "ha ha ha");
+    otherwise none starts inside another's span and one scan finds them all.
+    """
+    if letters and not _self_overlapping(folded):
+        yield from regex.finditer(text)
+        return
+    position = 0
+    while (match := regex.search(text, position)) is not None:
+        yield match
+        # None starts inside a run of letters matched by the first syllable.
+        position = match.end(1) if letters else match.start() + 1
+
+
+@lru_cache(maxsize=4096)
+def _self_overlapping(folded: tuple[str, ...]) -> bool:
+    return any(folded[k:] == folded[: len(folded) - k] for k in range(1, len(folded)))
 
 
 def highlight_fast(text: str, patterns: list[Pattern]) -> str:
