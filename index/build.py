@@ -6,8 +6,11 @@ a crash, or Ctrl-C never leaves a broken or half-built index. An update copies t
 generation, applies additions, changes (by content hash) and removals, and publishes the same
 way. One writer at a time: a second one is refused with a clear message.
 
-Segmentation (pyvi's model) is the slow part, so texts are segmented in batches, in worker
-processes when ``jobs > 1``, and handed to Whoosh with their segmentation attached.
+Bulletins are segmented in batches and handed to Whoosh with their segmentation attached. With
+``jobs > 1`` a rebuild runs ``jobs`` worker processes that each segment, analyse and write a
+Whoosh segment of their own, while this process reads the input and hands out batches; the
+segments are committed together, unmerged, so the costly part of indexing (analysis, posting
+lists, the final sort and write) runs on every core.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +36,7 @@ from whoosh import index as whoosh_index
 
 from index.bulletin import Bulletin, Skipped
 from index.readers import read_file
+from index.writer import RebuildWriter
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
 from searcher.errors import BantinError, IndexLockedError, IndexUnavailableError
 from searcher.fastpath import prepare_fast_path
@@ -48,6 +55,10 @@ from searcher.storage import (
 
 #: Bulletins segmented per batch: large enough to amortise a call, small for bounded memory.
 BATCH_SIZE = 64
+#: Batches queued for each worker process: keeps it busy while bounding memory.
+BATCHES_IN_FLIGHT = 2
+#: Posting buffer of each Whoosh writer (MB) before it spills a sorted run to disk.
+LIMIT_MB = 256
 #: Generations kept after a publish: the live one and the one before (for readers mid-switch).
 KEEP_GENERATIONS = 2
 
@@ -88,7 +99,11 @@ def build_index(
     jobs: int = 1,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Rebuild the index at ``index_dir`` from bulletin files or folders, atomically."""
+    """Rebuild the index at ``index_dir`` from bulletin files or folders, atomically.
+
+    With ``jobs > 1``, that many worker processes segment and index in parallel (one Whoosh
+    segment each), unless the input is too small to be worth it.
+    """
     index_dir = Path(index_dir)
     started = time.perf_counter()
     report = BuildReport(index_dir=index_dir, mode="rebuild")
@@ -96,29 +111,20 @@ def build_index(
         temp = _fresh_temp_dir(index_dir)
         try:
             ix = whoosh_index.create_in(str(temp), build_schema())
-            writer = ix.writer(limitmb=256)
-            seen: dict[str, str] = {}
-            try:
-                for bulletin, source_path in _segmented(_read(paths, report), jobs):
-                    if bulletin.id in seen:
-                        report.skipped.append(
-                            Skipped(source_path, f"duplicate id “{bulletin.id}” (kept the first)")
-                        )
-                        continue
-                    seen[bulletin.id] = source_path
-                    writer.add_document(**_fields(bulletin, source_path))
-                    report.indexed += 1
-                    report.added += 1
-                    if progress:
-                        progress(1)
-            except BaseException:
-                writer.cancel()
-                raise
-            if report.indexed == 0:
-                writer.cancel()
-                raise NothingIndexedError(report)
-            writer.commit()
+            bulletins = _first_of_each_id(_read(paths, report), report)
+            if jobs > 1:
+                # Fewer bulletins than a batch per worker are not worth starting processes for.
+                head = list(itertools.islice(bulletins, BATCH_SIZE * jobs))
+                bulletins = itertools.chain(head, bulletins)
+                jobs = jobs if len(head) == BATCH_SIZE * jobs else 1
+            if jobs > 1:
+                report.indexed = _write_in_workers(ix, temp, bulletins, jobs, progress)
+            else:
+                report.indexed = _write_here(ix, bulletins, progress)
             ix.close()
+            if report.indexed == 0:
+                raise NothingIndexedError(report)
+            report.added = report.indexed
             report.generation = _publish(index_dir, temp, report.indexed)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
@@ -158,7 +164,7 @@ def update_index(
                     stored["id"]: (stored.get("content_hash"), stored.get("source_path", ""))
                     for stored in reader.all_stored_fields()
                 }
-            writer = ix.writer(limitmb=256)
+            writer = ix.writer(limitmb=LIMIT_MB)
             seen: set[str] = set()
             try:
                 for bulletin, source_path in _segmented(_read(paths, report), jobs):
@@ -197,6 +203,190 @@ def update_index(
             shutil.rmtree(temp, ignore_errors=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+# --- writing a rebuild -------------------------------------------------------------------
+
+
+def _first_of_each_id(
+    items: Iterator[tuple[Bulletin, str]], report: BuildReport
+) -> Iterator[tuple[Bulletin, str]]:
+    """The bulletins with an id not seen before; later duplicates go into the report."""
+    seen: dict[str, str] = {}
+    for bulletin, source_path in items:
+        if bulletin.id in seen:
+            report.skipped.append(
+                Skipped(source_path, f"duplicate id “{bulletin.id}” (kept the first)")
+            )
+            continue
+        seen[bulletin.id] = source_path
+        yield bulletin, source_path
+
+
+def _write_here(ix: Any, items: Iterator[tuple[Bulletin, str]], progress: Progress | None) -> int:
+    """Index ``items`` in this process into one segment; returns how many (0: nothing written)."""
+    writer = RebuildWriter(ix, limitmb=LIMIT_MB)
+    count = 0
+    try:
+        for item, source_path in _segmented(items, 1):
+            writer.add_document(**_fields(item, source_path))
+            count += 1
+            if progress:
+                progress(1)
+    except BaseException:
+        writer.cancel()
+        raise
+    if count:
+        writer.commit()
+    else:
+        writer.cancel()
+    return count
+
+
+_INDEXED, _DONE, _FAILED = "indexed", "done", "failed"
+
+
+def _write_in_workers(
+    ix: Any,
+    folder: Path,
+    items: Iterator[tuple[Bulletin, str]],
+    jobs: int,
+    progress: Progress | None,
+) -> int:
+    """Index ``items`` in ``jobs`` worker processes, one segment each, committed unmerged.
+
+    This process reads the input and deals batches out in turn through small bounded queues
+    (so memory stays bounded and a given ``jobs`` always puts the same bulletins in the same
+    segment); each worker segments, analyses and writes its batches with a writer of its own
+    and at the end finishes its segment (sorting and writing its posting lists) in parallel
+    with the others. Whoosh's own ``procs`` writer works the same way, but cannot segment in
+    batches and loses a dead worker's documents silently; here any failure stops the build
+    before anything is published.
+    """
+    context = multiprocessing.get_context("forkserver")
+    inboxes = [context.Queue(maxsize=BATCHES_IN_FLIGHT) for _ in range(jobs)]
+    crew = _Crew(context.Queue(), progress)
+    workers = [
+        context.Process(
+            target=_write_segment,
+            args=(n, str(folder), inboxes[n], crew.messages, LIMIT_MB),
+            name=f"bantin-index-{n}",
+            daemon=True,
+        )
+        for n in range(jobs)
+    ]
+    # The parent writer holds the index lock and commits the workers' segments.
+    writer = ix.writer()
+    count = 0
+    try:
+        for worker in workers:
+            worker.start()
+        for n, batch in enumerate(_batches(items, BATCH_SIZE)):
+            crew.put(inboxes[n % jobs], batch, workers)
+            count += len(batch)
+        for inbox in inboxes:
+            crew.put(inbox, None, workers)
+        segments = crew.segments(workers)
+        written = sum(segment.doc_count_all() for segment in segments)
+        if written != count:
+            raise BantinError(f"indexing workers wrote {written} bulletins of {count}")
+    except BaseException:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for inbox in inboxes:
+            # Batches nobody will read must not keep this process from exiting.
+            inbox.cancel_join_thread()
+        writer.cancel()
+        raise
+    finally:
+        for worker in workers:
+            if worker.pid is not None:
+                worker.join()
+        for inbox in inboxes:
+            inbox.close()
+    if not count:
+        writer.cancel()
+        return 0
+    writer.commit(mergetype=lambda _writer, existing: [*existing, *segments])
+    return count
+
+
+class _Crew:
+    """The parent's view of the workers: their messages, progress, failures and segments."""
+
+    def __init__(self, messages: Any, progress: Progress | None) -> None:
+        self.messages = messages
+        self.progress = progress
+        self.done: dict[int, Any] = {}
+
+    def put(self, inbox: Any, batch: Any, workers: list[Any]) -> None:
+        """Queue ``batch`` (None: no more), waiting while the queue is full; relay messages."""
+        while True:
+            self._receive(block=False)
+            try:
+                inbox.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                self._check(workers)
+
+    def segments(self, workers: list[Any]) -> list[Any]:
+        """Wait for every worker's segment (None from a worker that got no bulletins)."""
+        while len(self.done) < len(workers):
+            if not self._receive(block=True):
+                self._check(workers)
+        return [self.done[n] for n in sorted(self.done) if self.done[n] is not None]
+
+    def _receive(self, *, block: bool) -> bool:
+        """Handle waiting messages; with ``block``, wait a little for one. True if any came."""
+        got = False
+        while True:
+            try:
+                kind, worker, value = self.messages.get(block=block and not got, timeout=0.2)
+            except queue.Empty:
+                return got
+            got = True
+            if kind == _INDEXED:
+                if self.progress:
+                    self.progress(value)
+            elif kind == _DONE:
+                self.done[worker] = value
+            else:
+                raise BantinError(f"an indexing worker failed:\n{value}")
+
+    def _check(self, workers: list[Any]) -> None:
+        """Fail if a worker ended without reporting its segment (killed, out of memory…)."""
+        for n, worker in enumerate(workers):
+            if worker.exitcode is not None and n not in self.done:
+                if self._receive(block=True) and n in self.done:
+                    continue
+                raise BantinError(
+                    f"indexing worker {worker.name} stopped (exit code {worker.exitcode})"
+                )
+
+
+def _write_segment(number: int, folder: str, inbox: Any, messages: Any, limitmb: int) -> None:
+    """Worker process: segment and index batches into a segment of its own, then report it."""
+    try:
+        ix = whoosh_index.open_dir(folder)
+        # Not locked: the parent holds the index lock; every writer makes its own segment.
+        writer = RebuildWriter(ix, limitmb=limitmb, _lk=False)
+        segmenter = default_segmenter()
+        for batch in iter(inbox.get, None):
+            segmentations = segmenter.segment_many(_texts(batch))
+            for item, source_path in _attach(batch, segmentations):
+                writer.add_document(**_fields(item, source_path))
+            messages.put((_INDEXED, number, len(batch)))
+        if writer.doc_count():
+            # What Whoosh's own multiprocessing writer does in each worker: sort and write
+            # the posting lists, close the files; the parent lists the segment in the index.
+            segment = writer._finalize_segment()
+        else:
+            writer._close_segment()
+            segment = None
+        messages.put((_DONE, number, segment))
+    except BaseException:
+        messages.put((_FAILED, number, traceback.format_exc()))
 
 
 # --- reading and segmenting ---------------------------------------------------------------

@@ -1,0 +1,148 @@
+"""Rebuilds on several cores and the rebuild's segment writer: same index, same answers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+import index.build
+import index.writer
+from index import build_index
+from index.build import _attach, _fields, _texts
+from index.readers import read_file
+from index.writer import RebuildWriter, TermPool
+from searcher import Searcher
+from searcher.analysis import default_segmenter
+from searcher.errors import BantinError
+from searcher.schema import build_schema
+from searcher.storage import read_current
+
+TEXT = (
+    "Ủy ban nhân dân huyện tổ chức hội nghị sơ kết công tác cải cách hành chính năm 2022 "
+    "theo Quyết định 1822/QĐ-UBND ngày 05/7/2022 của TP.HCM về chuyển đổi số và xây dựng "
+    "nông thôn mới tại các xã hòa bình thủy lợi khỏe mạnh Đắk Lắk"
+)
+WORDS = TEXT.split(" ")
+
+
+def bulletins(count: int) -> list[dict]:
+    """Varied bulletins: every one has its own mix of words, so postings differ per term."""
+    records = []
+    for i in range(count):
+        body = " ".join(WORDS[(i * k) % len(WORDS)] for k in range(1, 60 + i % 17))
+        title = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(6))
+        records.append({"id": f"b-{i}", "title": title, "body": f"{body}. Số {i}."})
+    return records
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+def index_contents(folder: Path) -> dict:
+    """Everything a reader can see: stored fields, lengths, every posting with its stats."""
+    ix = whoosh_index.open_dir(str(folder))
+    with ix.reader() as reader:
+        contents: dict = {"stored": list(reader.all_stored_fields())}
+        for field in reader.indexed_field_names():
+            contents[("lengths", field)] = [
+                reader.doc_field_length(n, field) for n in range(reader.doc_count_all())
+            ]
+            for term, info in reader.iter_field(field):
+                matcher = reader.postings(field, term)
+                postings = []
+                while matcher.is_active():
+                    postings.append((matcher.id(), matcher.weight(), matcher.value()))
+                    matcher.next()
+                stats = (info.weight(), info.doc_frequency(), info.min_length(), info.max_length())
+                contents[(field, term)] = (stats, info.max_weight(), postings)
+    ix.close()
+    return contents
+
+
+def write_segment(folder: Path, writer_class: type, source: Path, **options: object) -> dict:
+    folder.mkdir()
+    ix = whoosh_index.create_in(str(folder), build_schema())
+    writer = writer_class(ix, **options)
+    batch = [(bulletin, str(source)) for bulletin in read_file(source)]
+    segmentations = default_segmenter().segment_many(_texts(batch))
+    for item, source_path in _attach(batch, segmentations):
+        writer.add_document(**_fields(item, source_path))
+    spilled = len(writer.pool.runs)
+    writer.commit()
+    ix.close()
+    return {"spilled": spilled, "contents": index_contents(folder)}
+
+
+@pytest.mark.parametrize("limitmb", [256, 0])
+def test_rebuild_writer_writes_what_whoosh_writes(
+    tmp_path: Path, limitmb: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", bulletins(40))
+    # limitmb=0 spills a run per posting batch, and merging 3 runs at a time merges runs too.
+    monkeypatch.setattr(index.writer, "MAX_OPEN_RUNS", 3)
+    whoosh = write_segment(tmp_path / "whoosh", SegmentWriter, source, limitmb=256)
+    ours = write_segment(tmp_path / "ours", RebuildWriter, source, limitmb=limitmb)
+    assert (ours["spilled"] > 3) == (limitmb == 0)
+    assert ours["contents"] == whoosh["contents"]
+
+
+def test_term_pool_needs_document_order(tmp_path: Path) -> None:
+    pool = TermPool(None, limitmb=1)
+    pool.add(("body", b"x", 5, 1.0, b""))
+    with pytest.raises(ValueError, match="document order"):
+        pool.add(("body", b"y", 4, 1.0, b""))
+
+
+def test_parallel_rebuild_answers_like_a_serial_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", bulletins(30))
+    monkeypatch.setattr(index.build, "BATCH_SIZE", 4)  # batches for both workers
+    serial = build_index([source], tmp_path / "serial", jobs=1)
+    seen: list[int] = []
+    parallel = build_index([source], tmp_path / "parallel", jobs=2, progress=seen.append)
+    assert serial.indexed == parallel.indexed == sum(seen) == 30
+    ix = whoosh_index.open_dir(str(read_current(tmp_path / "parallel").path))
+    assert len(ix._segments()) == 2
+    ix.close()
+    with Searcher(tmp_path / "serial") as one, Searcher(tmp_path / "parallel") as two:
+        assert two.doc_count() == 30
+        for query in ("cai cach hanh chinh", "thủy lợi", '"chuyển đổi số"', "1822/QĐ-UBND"):
+            first, second = one.search(query, per_page=100), two.search(query, per_page=100)
+            assert first.total == second.total > 0
+            assert sorted((h.id, round(h.score, 6)) for h in first.hits) == sorted(
+                (h.id, round(h.score, 6)) for h in second.hits
+            )
+
+
+def test_a_dead_worker_fails_the_build_and_keeps_the_old_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", bulletins(30))
+    index_dir = tmp_path / "ix"
+    build_index([write_jsonl(tmp_path / "old.jsonl", bulletins(2))], index_dir)
+    live = read_current(index_dir).name
+    monkeypatch.setattr(index.build, "BATCH_SIZE", 2)
+
+    def kill_a_worker(_count: int) -> None:
+        for child in multiprocessing.active_children():
+            if child.name.startswith("bantin-index"):
+                os.kill(child.pid, signal.SIGKILL)
+                return
+
+    with pytest.raises(BantinError, match="worker"):
+        build_index([source], index_dir, jobs=2, progress=kill_a_worker)
+    assert read_current(index_dir).name == live
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("bantin")]
+    assert not [e for e in index_dir.iterdir() if e.name.startswith(".tmp-")]
+    with Searcher(index_dir) as s:
+        assert s.doc_count() == 2
