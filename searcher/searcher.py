@@ -78,6 +78,18 @@ class _Open:
     damage: str | None = None
     #: The numpy fast path over the generation's side files; None serves it by plain Whoosh.
     fast: FastIndex | None = None
+    _facet_ranks: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def facet_rank(self, name: str) -> np.ndarray:
+        """Each facet code's place in the alphabetical order of the values (code 0: none)."""
+        rank = self._facet_ranks.get(name)
+        if rank is None:
+            values = self.facet_values[name]
+            order = sorted(range(1, len(values)), key=lambda code: values[code] or "")
+            rank = np.zeros(len(values), dtype=np.int64)
+            rank[order] = np.arange(1, len(values))
+            self._facet_ranks[name] = rank
+        return rank
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
@@ -379,12 +391,12 @@ class Searcher:
         for name in FACET_FIELDS:
             values = opened.facet_values[name]
             counts = np.bincount(opened.facet_codes[name][matched], minlength=len(values))
-            present = [code for code in range(1, len(values)) if counts[code]]
-            present.sort(key=lambda code: values[code] or "", reverse=name == "year")
-            order = sorted(present, key=lambda code: -counts[code])
-            facets[name] = [
-                FacetValue(str(values[code]), int(counts[code])) for code in order[:FACET_LIMIT]
-            ]
+            # Most bulletins first; ties by value (years newest first), all in numpy.
+            present = np.flatnonzero(counts[1:]) + 1
+            rank = opened.facet_rank(name)[present]
+            tie = -rank if name == "year" else rank
+            order = present[np.lexsort((tie, -counts[present]))][:FACET_LIMIT].tolist()
+            facets[name] = [FacetValue(str(values[code]), int(counts[code])) for code in order]
         return facets
 
     @staticmethod

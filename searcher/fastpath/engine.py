@@ -38,7 +38,7 @@ from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 _log = logging.getLogger(__name__)
 #: Bytes of computed arrays kept per open generation (common words recur in most queries),
 #: and more for larger indexes, whose arrays are longer.
-CACHE_BYTES = 128 << 20
+CACHE_BYTES = 2048 << 20
 CACHE_BYTES_PER_DOC = 320
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
@@ -68,14 +68,15 @@ class _Cache:
         return key in self._items
 
     def get(self, key: Any, compute: Any) -> Any:
+        """The value for ``key``; ``compute()`` gives (value, bytes, worth keeping?)."""
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
                 return found[0]
-        value, size = compute()
+        value, size, keep = compute()
         with self._lock:
-            if key not in self._items:
+            if keep and key not in self._items:
                 self._items[key] = (value, size)
                 self.bytes += size
                 while self.bytes > self.capacity and len(self._items) > 1:
@@ -123,8 +124,10 @@ class FastIndex:
             fl = _BYTE_TO_LENGTH[lengths]
             # The same operations, in the same order, as whoosh.scoring.bm25's denominator.
             self.norms[name] = K1 * ((1 - B) + B * fl / avg_lengths[name])
-        # Term weights, whole-unit results and phrase matches of this generation.
+        # Term weights, whole-unit results and phrase matches of this generation; arrays
+        # cheaper to recompute than to keep (fewer entries than this) are not kept.
         self.cache = _Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
+        self.worth_caching = max(1024, doc_count_all // 64)
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -181,30 +184,30 @@ class FastIndex:
     # --- terms -------------------------------------------------------------------------------
 
     def has_term(self, field: str, term: str) -> bool:
-        return any(s.fields[field].find(term) is not None for s in self.segments)
+        return self.df(field, term) > 0
 
     def term(self, field: str, term: str) -> _Term:
         """A term's documents and BM25F weights, cached for the life of this generation."""
 
-        def compute() -> tuple[_Term, int]:
+        def compute() -> tuple[_Term, int, bool]:
             docs, freqs = self._postings(field, term)
             found = _Term(docs, self._weights(field, docs, freqs))
             owned = found.weights.nbytes + (docs.nbytes if len(self.segments) > 1 else 0)
-            return found, owned
+            return found, owned, docs.size >= self.worth_caching
 
         return self.cache.get(("term", field, term), compute)
 
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""
 
-        def compute() -> tuple[int, int]:
+        def compute() -> tuple[int, int, bool]:
             total = 0
             for segment in self.segments:
                 files = segment.fields[field]
                 ordinal = files.find(term)
                 if ordinal is not None:
                     total += int(files.term_ptr[ordinal + 1] - files.term_ptr[ordinal])
-            return total, 64
+            return total, 64, True
 
         return self.cache.get(("df", field, term), compute)
 
@@ -265,9 +268,9 @@ class FastIndex:
     def phrase_docs(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         """Documents (global, ascending) where ``words`` stand at consecutive positions."""
 
-        def compute() -> tuple[np.ndarray, int]:
+        def compute() -> tuple[np.ndarray, int, bool]:
             found = self._verify_phrase(field, words)
-            return found, found.nbytes
+            return found, found.nbytes, True
 
         return self.cache.get(("phrase", field, words), compute)
 
@@ -364,7 +367,7 @@ class _Run:
         if kind in ("or", "phrase") and _is_unit(node):
             return self.index.cache.get(("unit", node), lambda: self._unit(node))
         if kind == "or":
-            return _dense_to_sparse(self._dense_sum(node.children))
+            return self._sum(node.children)
         if kind == "and":
             children = sorted(node.children, key=self._cost)
             docs, scores = self._sparse(children[0])
@@ -384,7 +387,7 @@ class _Run:
             return docs[keep], scores[keep]
         return np.zeros(0, dtype=np.int64), np.zeros(0)
 
-    def _unit(self, node: _Node) -> tuple[_Sparse, int]:
+    def _unit(self, node: _Node) -> tuple[_Sparse, int, bool]:
         if node.kind == "phrase":
             docs = self.index.phrase_docs(node.field, node.words)
             scores = np.zeros(docs.size)
@@ -392,15 +395,20 @@ class _Run:
                 scores += self.index.term_at(node.field, word, docs)
             result = (docs, scores)
         else:
-            result = _dense_to_sparse(self._dense_sum(node.children))
-        return result, result[0].nbytes + result[1].nbytes
+            result = self._sum(node.children)
+        size = result[0].nbytes + result[1].nbytes
+        return result, size, self._cost(node) >= self.index.worth_caching
 
-    def _dense_sum(self, children: tuple[_Node, ...]) -> np.ndarray:
+    def _sum(self, children: tuple[_Node, ...]) -> _Sparse:
+        """Union of the children's documents, scores added (a dense pass over all documents)."""
         dense = np.zeros(self.index.size)
+        seen = np.zeros(self.index.size, dtype=bool)
         for child in children:
             docs, scores = self._sparse(child)
             dense[docs] += scores
-        return dense
+            seen[docs] = True
+        docs = np.flatnonzero(seen)
+        return docs.astype(np.int32 if seen.size < 1 << 31 else np.int64), dense[docs]
 
     def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
         """Scores of ``node`` for the ``within`` documents (0 where it does not match)."""
@@ -431,11 +439,6 @@ class _Run:
 
 def _is_unit(node: _Node) -> bool:
     return node.kind == "phrase" or all(c.kind in ("term", "phrase") for c in node.children)
-
-
-def _dense_to_sparse(dense: np.ndarray) -> _Sparse:
-    docs = np.flatnonzero(dense)
-    return docs.astype(np.int32 if dense.size < 1 << 31 else np.int64), dense[docs]
 
 
 def _lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
