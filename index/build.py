@@ -351,6 +351,8 @@ class _Crew:
                     self.progress(value)
             elif kind == _DONE:
                 self.done[worker] = value
+            elif isinstance(value, OSError):
+                raise value  # a full or unwritable target: the command reports it in one line
             else:
                 raise BantinError(f"an indexing worker failed:\n{value}")
 
@@ -385,6 +387,8 @@ def _write_segment(number: int, folder: str, inbox: Any, messages: Any, limitmb:
             writer._close_segment()
             segment = None
         messages.put((_DONE, number, segment))
+    except OSError as error:
+        messages.put((_FAILED, number, OSError(error.errno, error.strerror, error.filename)))
     except BaseException:
         messages.put((_FAILED, number, traceback.format_exc()))
 
