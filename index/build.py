@@ -55,6 +55,8 @@ from searcher.storage import (
 
 #: Bulletins segmented per batch: large enough to amortise a call, small for bounded memory.
 BATCH_SIZE = 64
+#: ...and at most about this many characters (a few real bulletins of the longest kind).
+BATCH_CHARS = 1_000_000
 #: Batches queued for each worker process: keeps it busy while bounding memory.
 BATCHES_IN_FLIGHT = 2
 #: Posting buffer of each Whoosh writer (MB) before it spills a sorted run to disk.
@@ -492,12 +494,21 @@ class _WithSegmentation:
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Batches of ``size`` bulletins, cut earlier at ``BATCH_CHARS`` characters of text.
+
+    Segmentation and analysis hold a batch's tokens in memory, so a batch of huge bulletins
+    must be short for memory to stay bounded.
+    """
     batch: list[Any] = []
+    chars = 0
     for item in items:
         batch.append(item)
-        if len(batch) == size:
+        bulletin = item[0]
+        chars += len(bulletin.title) + len(bulletin.body)
+        if len(batch) == size or chars >= BATCH_CHARS:
             yield batch
             batch = []
+            chars = 0
     if batch:
         yield batch
 
