@@ -102,7 +102,8 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
     started = time.perf_counter()
     searcher, size = simulated_searcher(index_dir, target)
     opened_s = time.perf_counter() - started
-    for _kind, query in queries[:5]:
+    warmup = make_queries(real_bulletins(n), count, seed=43, fixed=False)
+    for _kind, query in warmup:  # a warm process: other queries of the same kind
         searcher.search(query).to_dict()
     clock = StageClock()
     samples: list[dict[str, float]] = []

@@ -20,10 +20,11 @@ number, like Whoosh's collectors.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import threading
-from collections import OrderedDict
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 _log = logging.getLogger(__name__)
 #: Bytes of computed arrays kept per open generation (common words recur in most queries),
 #: and more for larger indexes, whose arrays are longer.
-CACHE_BYTES = 2048 << 20
+CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
@@ -56,12 +57,22 @@ class _Node:
 
 
 class _Cache:
-    """A least-recently-used map bounded by the bytes of the arrays it holds (thread-safe)."""
+    """Arrays worth keeping, bounded by their bytes (thread-safe).
+
+    Eviction is GreedyDual-Size-Frequency: an entry's priority is the time it took to compute
+    per byte it holds, times how often it was used, plus an ageing floor; the lowest priority
+    goes first. A plain LRU thrashes when a stream of distinct queries cycles through more
+    than it holds; this keeps what is expensive and recurring (phrase matches, the common
+    words' units) and lets big one-off arrays go.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.bytes = 0
-        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._items: dict[Any, list[Any]] = {}  # key -> [value, bytes, cost, uses, priority]
+        self._heap: list[tuple[float, int, Any]] = []
+        self._floor = 0.0
+        self._sequence = 0
         self._lock = threading.Lock()
 
     def holds(self, key: Any) -> bool:
@@ -70,19 +81,42 @@ class _Cache:
     def get(self, key: Any, compute: Any) -> Any:
         """The value for ``key``; ``compute()`` gives (value, bytes, worth keeping?)."""
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-                return found[0]
+            entry = self._items.get(key)
+            if entry is not None:
+                entry[3] += 1
+                self._prioritize(key, entry)
+                return entry[0]
+        started = time.perf_counter()
         value, size, keep = compute()
+        cost = time.perf_counter() - started
         with self._lock:
-            if keep and key not in self._items:
-                self._items[key] = (value, size)
-                self.bytes += size
-                while self.bytes > self.capacity and len(self._items) > 1:
-                    _, (_, dropped) = self._items.popitem(last=False)
-                    self.bytes -= dropped
+            if keep and key not in self._items and size <= self.capacity:
+                entry = [value, max(size, 1), cost, 1, 0.0]
+                self._items[key] = entry
+                self.bytes += entry[1]
+                self._prioritize(key, entry)
+                self._evict()
         return value
+
+    def _prioritize(self, key: Any, entry: list[Any]) -> None:
+        entry[4] = self._floor + entry[3] * entry[2] / entry[1]
+        self._sequence += 1
+        heapq.heappush(self._heap, (entry[4], self._sequence, key))
+        if len(self._heap) > 4 * len(self._items) + 64:  # drop superseded heap entries
+            self._heap = [item for item in self._heap if self._current(item)]
+            heapq.heapify(self._heap)
+
+    def _current(self, item: tuple[float, int, Any]) -> bool:
+        entry = self._items.get(item[2])
+        return entry is not None and entry[4] == item[0]
+
+    def _evict(self) -> None:
+        while self.bytes > self.capacity and self._heap:
+            item = heapq.heappop(self._heap)
+            if not self._current(item):
+                continue
+            self._floor = item[0]
+            self.bytes -= self._items.pop(item[2])[1]
 
 
 @dataclass
@@ -128,6 +162,7 @@ class FastIndex:
         # cheaper to recompute than to keep (fewer entries than this) are not kept.
         self.cache = _Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
         self.worth_caching = max(1024, doc_count_all // 64)
+        self._asked: dict[Any, int] = {}
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -183,6 +218,15 @@ class FastIndex:
 
     # --- terms -------------------------------------------------------------------------------
 
+    def recurring(self, key: Any) -> bool:
+        """Whether ``key`` was asked for before (counted in a bounded table)."""
+        with self.cache._lock:
+            if len(self._asked) > 1 << 16:
+                self._asked.clear()
+            count = self._asked.get(key, 0)
+            self._asked[key] = count + 1
+        return count > 0
+
     def has_term(self, field: str, term: str) -> bool:
         return self.df(field, term) > 0
 
@@ -211,11 +255,24 @@ class FastIndex:
 
         return self.cache.get(("df", field, term), compute)
 
-    def term_at(self, field: str, term: str, within: np.ndarray) -> np.ndarray:
-        """A term's weights for the ``within`` documents (0 where absent), without reading
-        more of its postings than the binary search for a few candidates needs."""
-        key = ("term", field, term)
-        if self.cache.holds(key) or within.size * 16 >= self.df(field, term):
+    def term_at(
+        self, field: str, term: str, within: np.ndarray, ranks: np.ndarray | None = None
+    ) -> np.ndarray:
+        """A term's weights for the ``within`` documents (0 where absent), computing weights
+        only for those: a few candidates are found by binary search, many through ``ranks``
+        (each document's place in ``within``, -1 elsewhere)."""
+        df = self.df(field, term)
+        if self.cache.holds(("term", field, term)):
+            found = self.term(field, term)
+            return _lookup(found.docs, found.weights, within, self.size)
+        if within.size * 16 >= df and ranks is not None:
+            docs, freqs = self._postings(field, term)
+            place = ranks[docs]
+            hit = np.flatnonzero(place >= 0)
+            weights = np.zeros(within.size)
+            weights[place[hit]] = self._weights(field, docs[hit], freqs[hit], df=df)
+            return weights
+        if within.size * 16 >= df:
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
         weights = np.zeros(within.size)
@@ -233,7 +290,7 @@ class FastIndex:
             hit = np.flatnonzero(docs[where] == local)
             found_docs = docs[where[hit]].astype(np.int64) + offset
             freqs = files.freqs[a:b][where[hit]]
-            weights[lo + hit] = self._weights(field, found_docs, freqs, df=self.df(field, term))
+            weights[lo + hit] = self._weights(field, found_docs, freqs, df=df)
         return weights
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -345,6 +402,7 @@ class _Run:
 
     def __init__(self, index: FastIndex, root: _Node) -> None:
         self.index = index
+        self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
         if root.kind == "every":
             matched = np.ones(index.size, dtype=bool)
             if index.live is not None:
@@ -415,16 +473,26 @@ class _Run:
         size = self.index.size
         if node.kind == "or" and _is_unit(node):
             key = ("unit", node)
-            # A handful of candidates: look each child up rather than build the whole unit.
-            if within.size * 16 < self._cost(node) and not self.index.cache.holds(key):
+            # Unless the whole unit is kept (or asked for again: then it is built and kept),
+            # score its children for the candidates only.
+            if not self.index.cache.holds(key) and not self.index.recurring(key):
                 total = np.zeros(within.size)
                 for child in node.children:
                     total += self._aligned(child, within)
                 return total
         if node.kind == "term":
-            return self.index.term_at(node.field, node.words[0], within)
+            ranks = self._ranks(within) if within.size * 16 >= self._cost(node) else None
+            return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self._sparse(node)
         return _lookup(docs, scores, within, size)
+
+    def _ranks(self, within: np.ndarray) -> np.ndarray:
+        """Each document's place in ``within`` (-1 elsewhere), for the last ``within`` asked."""
+        if self._rank_of is None or self._rank_of[0] is not within:
+            ranks = np.full(self.index.size, -1, dtype=np.int32)
+            ranks[within] = np.arange(within.size, dtype=np.int32)
+            self._rank_of = (within, ranks)
+        return self._rank_of[1]
 
     def _cost(self, node: _Node) -> int:
         """Postings a node walks (an estimate for ordering and narrowing)."""
