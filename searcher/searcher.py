@@ -33,7 +33,7 @@ from whoosh.searching import Searcher as WhooshSearcher
 
 from searcher.analysis import analyze, fold
 from searcher.errors import IndexUnavailableError
-from searcher.fastpath import FastIndex, Unsupported, highlight_fast, rank, snippet_fast
+from searcher.fastpath import FastIndex, Unsupported, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, highlight, snippet
 from searcher.query import ParsedQuery, Unit, parse_query
 from searcher.results import Document, FacetValue, Hit, Results
@@ -531,9 +531,10 @@ class _Execution:
         docnums = [ranked.docnum(position) for position in positions]
         if not by_date:
             scores = {d: ranked.score(p) for d, p in zip(docnums, positions, strict=True)}
-        elif self.scores is not None:  # sorted by date, scores from the fast path
-            where = np.searchsorted(self.matched, docnums)
-            scores = dict(zip(docnums, self.scores[where].tolist(), strict=True))
+        elif self.opened.fast is not None and self.scores is not None:  # fast path's scores
+            ordered = np.array(sorted(docnums), dtype=np.int64)
+            exact = self.opened.fast.exact_scores(self.query, ordered)
+            scores = dict(zip(ordered.tolist(), exact.tolist(), strict=True))
         else:  # sorted by date: the page's relevance scores come from a small scored search
             scored = searcher.search(self.query, limit=len(docnums), filter=set(docnums))
             scores = {hit.docnum: hit.score for hit in scored}
@@ -541,10 +542,12 @@ class _Execution:
 
     def _fast_page(self, start: int, per_page: int, explain: bool) -> list[Hit]:
         """The page ranked from the fast path's scores (score, then document number)."""
-        assert self.scores is not None
-        order = rank(self.matched, self.scores, start, start + per_page)
-        docnums = self.matched[order].tolist()
-        scores = dict(zip(docnums, self.scores[order].tolist(), strict=True))
+        assert self.scores is not None and self.opened.fast is not None and self.query
+        ranked, exact = self.opened.fast.top(
+            self.query, self.matched, self.scores, start, start + per_page
+        )
+        docnums = ranked.tolist()
+        scores = dict(zip(docnums, exact.tolist(), strict=True))
         return self._hits(docnums, scores, explain, fast=True)
 
     def _hits(

@@ -228,6 +228,17 @@ def test_index_without_side_files_is_served_by_plain_whoosh(tmp_path: Path) -> N
         assert searcher.search("cải cách").total == 5
 
 
+def test_without_precomputed_weights_the_fast_path_computes_them(tmp_path: Path) -> None:
+    build_index([write(tmp_path / "a.jsonl", synthetic_bulletins(120, seed=5))], tmp_path / "ix")
+    generation = read_current(tmp_path / "ix")
+    with Searcher(tmp_path / "ix") as searcher:
+        assert searcher._current().fast.weights is not None
+    shutil.rmtree(store.side_dir(generation.path) / "weights")
+    with Searcher(tmp_path / "ix") as fast, Searcher(tmp_path / "ix", fast=False) as plain:
+        assert fast._current().fast.weights is None
+        assert_same_answers(fast, plain, QUERIES[:12])
+
+
 def test_side_files_of_another_version_are_ignored(tmp_path: Path) -> None:
     build_index(corpus_files(), tmp_path / "ix")
     generation = read_current(tmp_path / "ix")

@@ -33,7 +33,8 @@ import numpy as np
 from whoosh import query as wq
 from whoosh.util.numeric import byte_to_length
 
-from searcher.fastpath.phrases import phrase_docs_in
+from searcher.fastpath import weights as weights_module
+from searcher.fastpath.phrases import isin_sorted, phrase_docs_in
 from searcher.fastpath.store import FIELDS, SegmentFiles, load_segments
 
 _log = logging.getLogger(__name__)
@@ -144,8 +145,11 @@ class FastIndex:
         boosts: dict[str, float],
         B: float,
         K1: float,
+        weights: list[dict[str, np.ndarray]] | None = None,
     ) -> None:
         self.segments = segments
+        #: Precomputed float32 weights per segment and field (for ranking; None: compute).
+        self.weights = weights
         self.offsets = offsets
         self.size = doc_count_all
         self.live = live
@@ -199,6 +203,14 @@ class FastIndex:
         avg = {name: searcher.avg_field_length(name) or 1 for name in FIELDS}
         if any(getattr(weighting, "_field_B", {}).get(name) for name in FIELDS):
             return None  # per-field B is not modelled
+        stats = weights_module.Statistics(
+            tuple(segment_id for segment_id, _ in ids),
+            size,
+            avg,
+            boosts,
+            float(weighting.B),
+            float(weighting.K1),
+        )
         return cls(
             segments,
             [offset for _, offset in leaves],
@@ -208,6 +220,7 @@ class FastIndex:
             boosts,
             float(weighting.B),
             float(weighting.K1),
+            weights_module.load(Path(generation_path), segments, stats),
         )
 
     @property
@@ -231,7 +244,14 @@ class FastIndex:
         return self.df(field, term) > 0
 
     def term(self, field: str, term: str) -> _Term:
-        """A term's documents and BM25F weights, cached for the life of this generation."""
+        """A term's documents and BM25F weights (precomputed float32 ones when the generation
+        has them; else computed and cached for the life of the generation)."""
+        if self.weights is not None:
+            if len(self.segments) == 1:
+                return self._stored_term(field, term)
+            return self.cache.get(
+                ("stored", field, term), lambda: self._stored_term(field, term, keep=True)
+            )
 
         def compute() -> tuple[_Term, int, bool]:
             docs, freqs = self._postings(field, term)
@@ -240,6 +260,28 @@ class FastIndex:
             return found, owned, docs.size >= self.worth_caching
 
         return self.cache.get(("term", field, term), compute)
+
+    def _stored_term(self, field: str, term: str, keep: bool = False) -> Any:
+        assert self.weights is not None
+        docs: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for segment, offset, stored in zip(self.segments, self.offsets, self.weights, strict=True):
+            files = segment.fields[field]
+            ordinal = files.find(term)
+            if ordinal is None:
+                continue
+            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+            docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
+            weights.append(stored[field][a:b])
+        if not docs:
+            found = _Term(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        elif len(docs) == 1:
+            found = _Term(docs[0], weights[0])
+        else:
+            found = _Term(np.concatenate(docs), np.concatenate(weights))
+        if keep:
+            return found, found.nbytes, found.docs.size >= self.worth_caching
+        return found
 
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""
@@ -256,13 +298,25 @@ class FastIndex:
         return self.cache.get(("df", field, term), compute)
 
     def term_at(
-        self, field: str, term: str, within: np.ndarray, ranks: np.ndarray | None = None
+        self,
+        field: str,
+        term: str,
+        within: np.ndarray,
+        ranks: np.ndarray | None = None,
+        exact: bool = False,
     ) -> np.ndarray:
         """A term's weights for the ``within`` documents (0 where absent), computing weights
         only for those: a few candidates are found by binary search, many through ``ranks``
-        (each document's place in ``within``, -1 elsewhere)."""
+        (each document's place in ``within``, -1 elsewhere). ``exact`` computes Whoosh's
+        float64 weights even where precomputed float32 ones exist."""
         df = self.df(field, term)
-        if self.cache.holds(("term", field, term)):
+        if not exact and self.weights is not None:
+            found = self.term(field, term)
+            return _lookup(found.docs, found.weights, within, self.size)
+        if (exact or self.weights is not None) and within.size * 16 >= df and ranks is None:
+            ranks = np.full(self.size, -1, dtype=np.int32)
+            ranks[within] = np.arange(within.size, dtype=np.int32)
+        if self.weights is None and self.cache.holds(("term", field, term)):
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
         if within.size * 16 >= df and ranks is not None:
@@ -272,7 +326,7 @@ class FastIndex:
             weights = np.zeros(within.size)
             weights[place[hit]] = self._weights(field, docs[hit], freqs[hit], df=df)
             return weights
-        if within.size * 16 >= df:
+        if within.size * 16 >= df:  # (only without precomputed weights: ranks is set above)
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
         weights = np.zeros(within.size)
@@ -376,9 +430,40 @@ class FastIndex:
         raise Unsupported(type(query).__name__)
 
     def search(self, query: wq.Query) -> tuple[np.ndarray, np.ndarray]:
-        """Matching live documents (ascending) and their BM25F scores."""
+        """Matching live documents (ascending) and their BM25F scores, for ranking: exact when
+        the generation has no precomputed weights, else within 2**-24 (relative) of exact.
+        Use :meth:`top` or :meth:`exact_scores` for the scores to show."""
         run = _Run(self, self.compile(query))
         return run.matched, run.scores
+
+    def exact_scores(self, query: wq.Query, docs: np.ndarray) -> np.ndarray:
+        """Whoosh's BM25F scores (float64, its arithmetic) of ``docs`` (ascending, matching)."""
+        if docs.size == 0:
+            return np.zeros(0)
+        return _Exact(self).scores(self.compile(query), np.asarray(docs, dtype=np.int64))
+
+    def top(
+        self, query: wq.Query, docs: np.ndarray, scores: np.ndarray, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks [start, stop) of ``docs`` by exact score, then document number.
+
+        ``scores`` are :meth:`search`'s. With precomputed weights each is within a factor
+        1 ± 2**-24 of the exact one (each positive weight is), so every document of the exact
+        top ``stop`` scores at least (1 - 2**-22) times the approximate ``stop``-th best; the
+        exact scores of those few decide.
+        """
+        count = docs.size
+        stop = min(stop, count)
+        if start >= stop:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if self.weights is None:
+            order = rank(docs, scores, start, stop)
+            return docs[order], scores[order]
+        threshold = np.partition(scores, count - stop)[count - stop] * (1 - 2.0**-20)
+        candidates = np.flatnonzero(scores >= threshold)
+        exact = self.exact_scores(query, docs[candidates])
+        order = rank(docs[candidates], exact, start, stop)
+        return docs[candidates][order], exact[order]
 
     def count(self, query: wq.Query) -> int:
         """Number of live documents matching."""
@@ -503,6 +588,36 @@ class _Run:
         if node.kind in ("andmaybe", "andnot"):
             return self._cost(node.children[0])
         return sum(self._cost(c) for c in node.children)
+
+
+class _Exact:
+    """Exact BM25F scores of given documents: the query tree evaluated on them alone, every
+    weight computed in float64 with Whoosh's formula."""
+
+    def __init__(self, index: FastIndex) -> None:
+        self.index = index
+
+    def scores(self, node: _Node, within: np.ndarray) -> np.ndarray:
+        kind = node.kind
+        if kind == "term":
+            return self.index.term_at(node.field, node.words[0], within, exact=True)
+        if kind == "phrase":
+            present = isin_sorted(within, self.index.phrase_docs(node.field, node.words))
+            total = np.zeros(within.size)
+            for word in node.words:
+                total += self.index.term_at(node.field, word, within, exact=True)
+            return total * present
+        children = [self.scores(child, within) for child in node.children]
+        if kind == "or":
+            return np.sum(children, axis=0) if children else np.zeros(within.size)
+        if kind == "and":
+            present = np.logical_and.reduce([c > 0 for c in children])
+            return np.sum(children, axis=0) * present
+        if kind == "andmaybe":
+            return (children[0] + children[1]) * (children[0] > 0)
+        if kind == "andnot":
+            return children[0] * (children[1] == 0)
+        return np.zeros(within.size)
 
 
 def _is_unit(node: _Node) -> bool:

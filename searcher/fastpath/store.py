@@ -122,6 +122,8 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     finally:
         ix.close()
     for entry in root.iterdir():
+        if entry.name == "weights":
+            continue  # rewritten below when the statistics changed
         if entry.name not in wanted or not _valid(entry, wanted[entry.name]):
             shutil.rmtree(entry, ignore_errors=True)
     missing = [sid for sid in wanted if not (root / sid).is_dir()]
@@ -137,7 +139,35 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
             _write_field_task(task)
     for sid in missing:
         _seal(root, sid, wanted[sid])
+    _write_weights(generation_path, list(wanted.items()))
     return len(missing)
+
+
+def _write_weights(generation_path: Path, segments: list[tuple[str, int]]) -> None:
+    """Precompute every posting's weight for this generation's statistics (see weights.py)."""
+    from whoosh import index as whoosh_index
+
+    from searcher.fastpath import weights
+
+    loaded = load_segments(generation_path, segments)
+    if loaded is None:
+        raise UnsupportedSegment("side files unreadable right after writing them")
+    ix = whoosh_index.open_dir(str(generation_path))
+    try:
+        with ix.searcher() as searcher:
+            schema = searcher.schema
+            stats = weights.Statistics(
+                tuple(segment_id for segment_id, _ in segments),
+                searcher.doc_count_all(),
+                {name: searcher.avg_field_length(name) or 1 for name in FIELDS},
+                {name: float(schema[name].format.field_boost) for name in FIELDS},
+                weights.B,
+                weights.K1,
+            )
+    finally:
+        ix.close()
+    if weights.load(generation_path, loaded, stats) is None:
+        weights.write(generation_path, loaded, stats)
 
 
 def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
