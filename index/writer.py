@@ -1,17 +1,27 @@
 """The Whoosh segment writer of a rebuild: the same index files, with less work per posting.
 
-Whoosh writes postings in two steps: ``add_document`` puts every posting, a tuple (field, term,
-docnum, weight, value), in a pool, and the commit sorts the pool and hands the postings in that
-order to the codec's field writer. Its :class:`~whoosh.writing.PostingPool` sorts every posting
-(tuple comparisons), spills sorted runs to disk one posting at a time when its memory limit is
-reached, and merges them back one posting at a time; the field writer then looks up each
-posting's field length in the length column it has just written, one file read per posting.
+Whoosh writes postings in two steps. ``add_document`` runs each text field's analyzer, token by
+token, through the field format's ``word_values`` (which groups positions by term and encodes
+them), and puts every posting, a tuple (field, term, docnum, weight, value), in a pool; the
+commit sorts the pool and hands the postings in that order to the codec's field writer. Its
+:class:`~whoosh.writing.PostingPool` holds about 200 bytes per posting, sorts every posting,
+spills sorted runs one posting at a time when its memory limit is reached and merges them back
+one posting at a time; the field writer then looks up each posting's field length in the length
+column it has just written, one file read per posting.
 
-A rebuild adds documents in document-number order, so the postings of a term arrive already
-sorted. :class:`TermPool` files each posting under its term as it comes; only the terms are
-sorted, and runs are spilled and merged a term at a time. :class:`RebuildWriter` uses it and
-reads each field's lengths once. What reaches the codec, and so what is on disk, is exactly
-what Whoosh's own writer would write.
+:class:`RebuildWriter` writes the same segment with less work:
+
+* a text field whose value carries its analysis (:class:`~searcher.analysis.PresegmentedText`)
+  gets its postings straight from it (:func:`positions_postings`): the same terms, weights and
+  encoded positions as the format's ``word_values``, without a Token per term occurrence;
+* a rebuild adds documents in document-number order, so a term's postings arrive sorted:
+  :class:`TermPool` files them under their term as columns (document numbers and weights in
+  arrays, values in a list; about 40 bytes a posting, a fifth of Whoosh's pool, so it spills
+  far later), sorts only the
+  terms, and spills and merges runs a term at a time;
+* each field's lengths are read once at the flush, not once per posting.
+
+What reaches the codec, and so what is on disk, is exactly what Whoosh's own writer would write.
 """
 
 from __future__ import annotations
@@ -19,28 +29,38 @@ from __future__ import annotations
 import heapq
 import itertools
 import marshal
-from collections.abc import Iterator
+import pickle
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from whoosh import formats
+from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
-#: Whoosh's own estimate of a posting in memory (tuple, strings, numbers), plus a term's list.
-POSTING_BYTES = 28 + 4 * 5 + 21 + 26 + 18 + 16 + 21
-TERM_BYTES = 200
+from searcher.analysis import PresegmentedText, VietnameseTokenizer, index_terms
+
+#: Estimated bytes held per distinct term (dict entry, key, three columns) and per posting
+#: (array items, list slot, amortised growth) plus its value: on real bulletins the pool's
+#: actual size is about 0.6 of the estimate (40 bytes a posting, terms included).
+TERM_BYTES = 400
+POSTING_BYTES = 24
 #: Spilled runs open at once while merging; more are first merged into one.
 MAX_OPEN_RUNS = 64
 
 Posting = tuple[str, bytes, int, float, bytes]  # field, term, docnum, weight, encoded value
-Columns = tuple[tuple[int, ...], tuple[float, ...], tuple[bytes, ...]]
+Columns = tuple[array, array, list[bytes]]  # docnums ("I"), weights ("d"), values
 Term = tuple[tuple[str, bytes], Columns]
+Items = Iterable[tuple[bytes, int, float, bytes]]  # term, frequency, weight, value
 
 
 class TermPool:
     """A posting pool for documents added in order: postings filed under their term.
 
     Implements the part of Whoosh's pool interface a :class:`~whoosh.writing.SegmentWriter`
-    uses when documents are only added: ``add``, ``iter_postings``, ``cleanup``.
+    uses when documents are only added (``add``, ``iter_postings``, ``cleanup``), plus
+    :meth:`add_posting`, the same without building a tuple.
     """
 
     def __init__(self, tempstore: Any, limitmb: int) -> None:
@@ -48,7 +68,7 @@ class TermPool:
         self.limit = limitmb * 1024 * 1024
         self.size = 0
         self.runs: list[str] = []
-        self._fields: dict[str, dict[bytes, list[Posting]]] = {}
+        self._fields: dict[str, dict[bytes, Columns]] = {}
         self._last_docnum = -1
 
     @property
@@ -56,19 +76,26 @@ class TermPool:
         return set(self._fields)
 
     def add(self, item: Posting) -> None:
-        if item[2] < self._last_docnum:
+        self.add_posting(*item)
+
+    def add_posting(
+        self, fieldname: str, btext: bytes, docnum: int, weight: float, vbytes: bytes
+    ) -> None:
+        if docnum < self._last_docnum:
             raise ValueError("TermPool needs postings in document order (a rebuild)")
-        self._last_docnum = item[2]
-        terms = self._fields.get(item[0])
+        self._last_docnum = docnum
+        terms = self._fields.get(fieldname)
         if terms is None:
-            terms = self._fields[item[0]] = {}
-        postings = terms.get(item[1])
-        if postings is None:
-            terms[item[1]] = [item]
-            self.size += TERM_BYTES
+            terms = self._fields[fieldname] = {}
+        columns = terms.get(btext)
+        if columns is None:
+            terms[btext] = (array("I", (docnum,)), array("d", (weight,)), [vbytes])
+            self.size += TERM_BYTES + len(btext)
         else:
-            postings.append(item)
-        self.size += POSTING_BYTES + len(item[0]) + 2 * len(item[1]) + len(item[4])
+            columns[0].append(docnum)
+            columns[1].append(weight)
+            columns[2].append(vbytes)
+        self.size += POSTING_BYTES + len(vbytes)
         if self.size > self.limit:
             self.save()
 
@@ -77,22 +104,22 @@ class TermPool:
         if not self._fields:
             return
         name = f"{random_name()}.terms"  # the temp folder is shared by the workers' writers
-        self._write_run(name, ((key, _columns(postings)) for key, postings in self._sorted_terms()))
+        self._write_run(name, self._sorted_terms())
         self.runs.append(name)
         self._fields = {}
         self.size = 0
 
     def iter_postings(self) -> Iterator[Posting]:
         """Every posting, in (field, term, docnum) order, as Whoosh's pool yields them."""
-        if not self.runs:
-            for _key, postings in self._sorted_terms():
-                yield from postings
-            return
-        self.save()
-        while len(self.runs) > MAX_OPEN_RUNS:
-            self._merge_oldest_runs(MAX_OPEN_RUNS)
+        if self.runs:
+            self.save()
+            while len(self.runs) > MAX_OPEN_RUNS:
+                self._merge_oldest_runs(MAX_OPEN_RUNS)
+            terms = self._merged(self.runs)
+        else:
+            terms = self._sorted_terms()
         repeat = itertools.repeat
-        for (fieldname, btext), (docnums, weights, values) in self._merged(self.runs):
+        for (fieldname, btext), (docnums, weights, values) in terms:
             yield from zip(repeat(fieldname), repeat(btext), docnums, weights, values, strict=False)
 
     def cleanup(self) -> None:
@@ -102,9 +129,9 @@ class TermPool:
         self.runs = []
         self._fields = {}
 
-    # --- runs: a term's postings as three columns (docnums, weights, values) ------------------
+    # --- runs ------------------------------------------------------------------------------
 
-    def _sorted_terms(self) -> Iterator[tuple[tuple[str, bytes], list[Posting]]]:
+    def _sorted_terms(self) -> Iterator[Term]:
         for fieldname in sorted(self._fields):
             terms = self._fields[fieldname]
             for btext in sorted(terms):
@@ -112,16 +139,17 @@ class TermPool:
 
     def _write_run(self, name: str, terms: Iterator[Term]) -> None:
         with self.tempstore.create_file(name).raw_file() as handle:
-            for key, columns in terms:
-                marshal.dump((key, columns), handle)
+            for key, (docnums, weights, values) in terms:
+                marshal.dump((key, docnums.tobytes(), weights.tobytes(), values), handle)
 
     def _read_run(self, name: str) -> Iterator[Term]:
         with self.tempstore.open_file(name).raw_file() as handle:
             while True:
                 try:
-                    yield marshal.load(handle)
+                    key, docnums, weights, values = marshal.load(handle)
                 except EOFError:
                     break
+                yield key, (array("I", docnums), array("d", weights), values)
         self.tempstore.delete_file(name)
 
     def _merged(self, names: list[str]) -> Iterator[Term]:
@@ -130,9 +158,9 @@ class TermPool:
         merged = heapq.merge(*runs, key=_term_key)  # stable: on equal keys, earlier runs first
         for key, group in itertools.groupby(merged, key=_term_key):
             (_, columns), *rest = group
-            if rest:
-                parts = zip(columns, *(more for _, more in rest), strict=True)
-                columns = tuple(tuple(itertools.chain.from_iterable(part)) for part in parts)
+            for _, more in rest:
+                for column, extra in zip(columns, more, strict=True):
+                    column.extend(extra)
             yield key, columns
 
     def _merge_oldest_runs(self, count: int) -> None:
@@ -142,14 +170,56 @@ class TermPool:
         self.runs.insert(0, name)
 
 
-def _columns(postings: list[Posting]) -> Columns:
-    """A term's postings as (docnums, weights, values): written once, not a tuple each."""
-    _fieldnames, _btexts, docnums, weights, values = zip(*postings, strict=True)
-    return docnums, weights, values
-
-
 def _term_key(term: Term) -> tuple[str, bytes]:
     return term[0]
+
+
+# --- postings straight from the analysis -----------------------------------------------------
+
+_ONE_POSITION: dict[int, bytes] = {}
+
+
+def _encoded_positions(positions: list[int]) -> bytes:
+    """``formats.Positions.encode``: the count, then the deltas pickled (protocol 2)."""
+    if len(positions) == 1:  # most terms occur once in a text: share their encodings
+        position = positions[0]
+        encoded = _ONE_POSITION.get(position)
+        if encoded is None:
+            encoded = _ONE_POSITION[position] = pack_uint(1) + pickle.dumps([position], 2)
+        return encoded
+    deltas = [positions[0], *(b - a for a, b in itertools.pairwise(positions))]
+    return pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
+
+
+def positions_postings(value: PresegmentedText, folded: bool, field_boost: float) -> Items:
+    """What ``field.index(value)`` yields for a text field with Whoosh's ``Positions`` format
+    and bantin's tokenizer: (term, frequency, weight, encoded positions) per distinct term,
+    positions in token order, weight = frequency x field boost (every token's boost is 1).
+    """
+    terms = index_terms(value)
+    grouped: dict[str, list[int]] = {}
+    for text, position in zip(
+        terms.folded if folded else terms.accented, terms.positions, strict=True
+    ):
+        found = grouped.get(text)
+        if found is None:
+            grouped[text] = [position]
+        else:
+            found.append(position)
+    return [
+        (text.encode("utf-8"), len(positions), len(positions) * field_boost, encoded)
+        for text, positions in grouped.items()
+        for encoded in (_encoded_positions(positions),)
+    ]
+
+
+def _direct_postings(field: Any) -> Callable[[PresegmentedText], Items] | None:
+    """For a field :func:`positions_postings` can serve, the function to call, else None."""
+    analyzer = field.analyzer if hasattr(field, "analyzer") else None
+    if type(field.format) is not formats.Positions or type(analyzer) is not VietnameseTokenizer:
+        return None
+    folded, boost = analyzer.folded, field.format.field_boost
+    return lambda value: positions_postings(value, folded, boost)
 
 
 class _Lengths:
@@ -167,16 +237,65 @@ class _Lengths:
 
 
 class RebuildWriter(SegmentWriter):
-    """A Whoosh ``SegmentWriter`` for adding documents to a new segment, with a
-    :class:`TermPool` and field lengths read once per field at the flush.
+    """A Whoosh ``SegmentWriter`` for adding documents to a new segment (see the module).
 
-    Only for adding documents (no merging of existing segments into it, no deletions): the
-    pool relies on postings arriving in document order.
+    Only for adding documents (no merging of existing segments into it, no deletions), to a
+    schema without term vectors or separate spelling fields.
     """
 
     def __init__(self, ix: Any, *, limitmb: int, **kwargs: Any) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self.pool = TermPool(self._tempstorage, limitmb)
+        self._direct: dict[str, Callable[[PresegmentedText], Items]] = {}
+        for name, field in self.schema.items():
+            if field.vector or field.separate_spelling():
+                raise ValueError(f"RebuildWriter does not write vectors or spelling ({name})")
+            direct = _direct_postings(field)
+            if direct is not None:
+                self._direct[name] = direct
+
+    def add_document(self, **fields: Any) -> None:
+        # Whoosh's SegmentWriter.add_document, but a text field's postings come straight from
+        # a value that carries its analysis, and go to the pool without a tuple each.
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        add_posting = self.pool.add_posting
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted([name for name in fields if not name.startswith("_")])
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    direct = self._direct.get(fieldname)
+                    if direct is not None and isinstance(value, PresegmentedText):
+                        items = direct(value)
+                    else:
+                        items = field.index(value)
+                    scorable = field.scorable
+                    for tbytes, freq, weight, vbytes in items:
+                        if scorable:
+                            length += freq
+                        add_posting(fieldname, tbytes, docnum, weight * fieldboost, vbytes)
+                stored = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+                column = field.column_type
+                if column and stored is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(stored))
+        except ValueError:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
 
     def _flush_segment(self) -> None:
         # Whoosh's steps, with the length lookups served from memory.
