@@ -545,13 +545,11 @@ class _Run:
     def _sum(self, children: tuple[_Node, ...]) -> _Sparse:
         """Union of the children's documents, scores added (a dense pass over all documents)."""
         dense = np.zeros(self.index.size)
-        seen = np.zeros(self.index.size, dtype=bool)
         for child in children:
             docs, scores = self._sparse(child)
             dense[docs] += scores
-            seen[docs] = True
-        docs = np.flatnonzero(seen)
-        return docs.astype(np.int32 if seen.size < 1 << 31 else np.int64), dense[docs]
+        docs = np.flatnonzero(dense)  # scores are positive wherever a child matched
+        return docs.astype(np.int32 if dense.size < 1 << 31 else np.int64), dense[docs]
 
     def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
         """Scores of ``node`` for the ``within`` documents (0 where it does not match)."""
@@ -561,6 +559,15 @@ class _Run:
             # Unless the whole unit is kept (or asked for again: then it is built and kept),
             # score its children for the candidates only.
             if not self.index.cache.holds(key) and not self.index.recurring(key):
+                cost = self._cost(node)
+                if self.index.weights is not None and within.size * 16 >= cost:
+                    # Many candidates: add the children's stored weights into one dense
+                    # array and read the candidates' sums from it.
+                    dense = np.zeros(size)
+                    for child in node.children:
+                        docs, scores = self._sparse(child)
+                        dense[docs] += scores
+                    return dense[within]
                 total = np.zeros(within.size)
                 for child in node.children:
                     total += self._aligned(child, within)
