@@ -46,6 +46,32 @@ class _StoredProxy:
         return getattr(self._searcher, name)
 
 
+def replicated_weights(fast: Any, copies: int, avg: dict[str, float]) -> dict[str, np.ndarray]:
+    """The precomputed float32 weights the indexer would store for ``copies`` copies of a
+    one-segment index: every df and the document count times ``copies``, lengths alike."""
+    import math as m
+
+    from searcher.fastpath import weights as weights_module
+
+    segment = fast.segments[0]
+    stats = weights_module.Statistics(
+        (segment.segment_id,), fast.size * copies, avg, fast.boosts, fast.B, fast.K1
+    )
+    result: dict[str, np.ndarray] = {}
+    for field in fast.norms:
+        files = segment.fields[field]
+        norm = weights_module.norms([segment], stats, field)
+        counts = np.diff(files.term_ptr)
+        idf = np.array([m.log(stats.doc_count_all / (c * copies + 1)) + 1 for c in counts.tolist()])
+        tf = files.freqs.astype(np.float64) * fast.boosts[field]
+        term_of = np.repeat(np.arange(idf.size), counts)
+        docs = files.docs
+        result[field] = (idf[term_of] * ((tf * (fast.K1 + 1)) / (tf + norm[docs]))).astype(
+            np.float32
+        )
+    return result
+
+
 def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
     """A Searcher over ``ceil(target / n)`` copies of the index at ``index_dir``."""
     from searcher import Searcher
@@ -60,6 +86,7 @@ def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
     copies = math.ceil(target / size)
     reader = opened.searcher
     avg = {name: reader.avg_field_length(name) or 1 for name in fast.norms}
+    weights = replicated_weights(fast, copies, avg)
     simulated = FastIndex(
         fast.segments * copies,
         [k * size for k in range(copies)],
@@ -69,6 +96,7 @@ def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
         fast.boosts,
         fast.B,
         fast.K1,
+        [weights] * copies,
     )
     replica = _Open(
         opened.generation,
