@@ -146,7 +146,7 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
     side = sum(s.nbytes for s in fast.segments[:1])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cells = " | ".join(
-        f"{stats[s][0]:.1f} / {stats[s][1]:.1f}" for s in ("match", "facets", "hits")
+        f"{stats[k][0]:.1f} / {stats[k][1]:.1f}" for k in ("match", "facets", "hits", "suggest")
     )
     total, cpu = stats["total"], stats["cpu"]
     return "\n".join(
