@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from whoosh import formats
+from whoosh.codec.whoosh3 import W3FieldWriter, W3PostingsWriter
 from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
@@ -60,7 +61,7 @@ class TermPool:
 
     Implements the part of Whoosh's pool interface a :class:`~whoosh.writing.SegmentWriter`
     uses when documents are only added (``add``, ``iter_postings``, ``cleanup``), plus
-    :meth:`add_posting`, the same without building a tuple.
+    :meth:`add_postings`, a document's postings of a field at once.
     """
 
     def __init__(self, tempstore: Any, limitmb: int) -> None:
@@ -76,26 +77,29 @@ class TermPool:
         return set(self._fields)
 
     def add(self, item: Posting) -> None:
-        self.add_posting(*item)
+        fieldname, btext, docnum, weight, vbytes = item
+        self.add_postings(fieldname, docnum, [(btext, 1, weight, vbytes)])
 
-    def add_posting(
-        self, fieldname: str, btext: bytes, docnum: int, weight: float, vbytes: bytes
-    ) -> None:
+    def add_postings(self, fieldname: str, docnum: int, items: Items) -> None:
+        """File one document's postings of one field: (term, frequency, weight, value)."""
         if docnum < self._last_docnum:
             raise ValueError("TermPool needs postings in document order (a rebuild)")
         self._last_docnum = docnum
         terms = self._fields.get(fieldname)
         if terms is None:
             terms = self._fields[fieldname] = {}
-        columns = terms.get(btext)
-        if columns is None:
-            terms[btext] = (array("I", (docnum,)), array("d", (weight,)), [vbytes])
-            self.size += TERM_BYTES + len(btext)
-        else:
-            columns[0].append(docnum)
-            columns[1].append(weight)
-            columns[2].append(vbytes)
-        self.size += POSTING_BYTES + len(vbytes)
+        size = 0
+        for btext, _frequency, weight, vbytes in items:
+            columns = terms.get(btext)
+            if columns is None:
+                terms[btext] = (array("I", (docnum,)), array("d", (weight,)), [vbytes])
+                size += TERM_BYTES + len(btext)
+            else:
+                columns[0].append(docnum)
+                columns[1].append(weight)
+                columns[2].append(vbytes)
+            size += POSTING_BYTES + len(vbytes)
+        self.size += size
         if self.size > self.limit:
             self.save()
 
@@ -109,17 +113,19 @@ class TermPool:
         self._fields = {}
         self.size = 0
 
+    def iter_terms(self) -> Iterator[Term]:
+        """Every term with its postings as columns, in (field, term) order."""
+        if not self.runs:
+            return self._sorted_terms()
+        self.save()
+        while len(self.runs) > MAX_OPEN_RUNS:
+            self._merge_oldest_runs(MAX_OPEN_RUNS)
+        return self._merged(self.runs)
+
     def iter_postings(self) -> Iterator[Posting]:
         """Every posting, in (field, term, docnum) order, as Whoosh's pool yields them."""
-        if self.runs:
-            self.save()
-            while len(self.runs) > MAX_OPEN_RUNS:
-                self._merge_oldest_runs(MAX_OPEN_RUNS)
-            terms = self._merged(self.runs)
-        else:
-            terms = self._sorted_terms()
         repeat = itertools.repeat
-        for (fieldname, btext), (docnums, weights, values) in terms:
+        for (fieldname, btext), (docnums, weights, values) in self.iter_terms():
             yield from zip(repeat(fieldname), repeat(btext), docnums, weights, values, strict=False)
 
     def cleanup(self) -> None:
@@ -181,12 +187,6 @@ _ONE_POSITION: dict[int, bytes] = {}
 
 def _encoded_positions(positions: list[int]) -> bytes:
     """``formats.Positions.encode``: the count, then the deltas pickled (protocol 2)."""
-    if len(positions) == 1:  # most terms occur once in a text: share their encodings
-        position = positions[0]
-        encoded = _ONE_POSITION.get(position)
-        if encoded is None:
-            encoded = _ONE_POSITION[position] = pack_uint(1) + pickle.dumps([position], 2)
-        return encoded
     deltas = [positions[0], *(b - a for a, b in itertools.pairwise(positions))]
     return pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
 
@@ -206,11 +206,18 @@ def positions_postings(value: PresegmentedText, folded: bool, field_boost: float
             grouped[text] = [position]
         else:
             found.append(position)
-    return [
-        (text.encode("utf-8"), len(positions), len(positions) * field_boost, encoded)
-        for text, positions in grouped.items()
-        for encoded in (_encoded_positions(positions),)
-    ]
+    single = _ONE_POSITION  # most terms occur once in a text: share those encodings
+    items = []
+    for text, positions in grouped.items():
+        count = len(positions)
+        if count == 1:
+            encoded = single.get(positions[0]) or single.setdefault(
+                positions[0], _encoded_positions(positions)
+            )
+        else:
+            encoded = _encoded_positions(positions)
+        items.append((text.encode("utf-8"), count, count * field_boost, encoded))
+    return items
 
 
 def _direct_postings(field: Any) -> Callable[[PresegmentedText], Items] | None:
@@ -220,20 +227,6 @@ def _direct_postings(field: Any) -> Callable[[PresegmentedText], Items] | None:
         return None
     folded, boost = analyzer.folded, field.format.field_boost
     return lambda value: positions_postings(value, folded, boost)
-
-
-class _Lengths:
-    """A per-document reader whose field lengths are read once per field, not per posting."""
-
-    def __init__(self, reader: Any) -> None:
-        self._reader = reader
-
-    def doc_field_length_reader(self, fieldname: str, default: int = 0) -> Any:
-        length = self._reader.doc_field_length_reader(fieldname, default)
-        return [length(docnum) for docnum in range(self._reader.doc_count_all())].__getitem__
-
-    def close(self) -> None:
-        self._reader.close()
 
 
 class RebuildWriter(SegmentWriter):
@@ -256,12 +249,12 @@ class RebuildWriter(SegmentWriter):
 
     def add_document(self, **fields: Any) -> None:
         # Whoosh's SegmentWriter.add_document, but a text field's postings come straight from
-        # a value that carries its analysis, and go to the pool without a tuple each.
+        # a value that carries its analysis, and a field's postings go to the pool together.
         self._check_state()
         perdocwriter = self.perdocwriter
         schema = self.schema
         docnum = self.docnum
-        add_posting = self.pool.add_posting
+        add_postings = self.pool.add_postings
         docboost = self._doc_boost(fields)
         fieldnames = sorted([name for name in fields if not name.startswith("_")])
         self._check_fields(schema, fieldnames)
@@ -279,12 +272,12 @@ class RebuildWriter(SegmentWriter):
                     if direct is not None and isinstance(value, PresegmentedText):
                         items = direct(value)
                     else:
-                        items = field.index(value)
-                    scorable = field.scorable
-                    for tbytes, freq, weight, vbytes in items:
-                        if scorable:
-                            length += freq
-                        add_posting(fieldname, tbytes, docnum, weight * fieldboost, vbytes)
+                        items = list(field.index(value))
+                    if fieldboost != 1.0:  # x 1.0 changes no weight
+                        items = [(t, f, w * fieldboost, v) for t, f, w, v in items]
+                    if field.scorable:
+                        length = sum(item[1] for item in items)
+                    add_postings(fieldname, docnum, items)
                 stored = fields.get(f"_stored_{fieldname}", value)
                 perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
                 column = field.column_type
@@ -298,10 +291,64 @@ class RebuildWriter(SegmentWriter):
         self.docnum += 1
 
     def _flush_segment(self) -> None:
-        # Whoosh's steps, with the length lookups served from memory.
+        # Whoosh's steps (close the per-document files, hand every posting to the codec's field
+        # writer with its field length), a term at a time, lengths read once per field.
         self.perdocwriter.close()
-        lengths = _Lengths(self.per_document_reader()) if self.codec.length_stats else None
-        self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
-        self.fieldwriter.close()
-        if lengths is not None:
-            lengths.close()
+        fieldwriter = self.fieldwriter
+        if not (self.codec.length_stats and _writes_blocks(fieldwriter)):
+            super()._flush_segment()
+            return
+        reader = self.per_document_reader()
+        try:
+            terms = self.pool.iter_terms()
+            for fieldname, group in itertools.groupby(terms, key=lambda term: term[0][0]):
+                fieldwriter.start_field(fieldname, self.schema[fieldname])
+                length = reader.doc_field_length_reader(fieldname, 0)
+                lengths = [length(docnum) for docnum in range(reader.doc_count_all())]
+                for (_, btext), columns in group:
+                    fieldwriter.start_term(btext)
+                    postwriter = fieldwriter._postwriter
+                    assert type(postwriter) is W3PostingsWriter
+                    _add_term_postings(postwriter, *columns, lengths)
+                    fieldwriter.finish_term()
+                fieldwriter.finish_field()
+            fieldwriter.close()
+        finally:
+            reader.close()
+
+
+def _writes_blocks(fieldwriter: Any) -> bool:
+    """Whether the field writer is Whoosh 3's, whose postings writer _add_term_postings feeds."""
+    return type(fieldwriter) is W3FieldWriter
+
+
+def _add_term_postings(
+    postwriter: W3PostingsWriter,
+    docnums: array,
+    weights: array,
+    values: list[bytes],
+    lengths: list[int | None],
+) -> None:
+    """``W3PostingsWriter.add_posting`` for each posting of a term, a block at a time: the same
+    blocks (a full block is written when the next posting arrives), values (empty ones are not
+    kept) and statistics (largest weight, shortest and longest non-zero field length).
+    """
+    limit = postwriter._blocklimit
+    for start in range(0, len(docnums), limit):
+        if start:
+            postwriter._write_block()
+        stop = start + limit
+        block_weights = weights[start:stop]
+        postwriter._ids.extend(docnums[start:stop])
+        postwriter._weights.extend(block_weights.tolist())
+        heaviest = max(block_weights)
+        if heaviest > postwriter._maxweight:
+            postwriter._maxweight = heaviest
+        postwriter._values.extend(value for value in values[start:stop] if value)
+        block_lengths = [n for n in map(lengths.__getitem__, docnums[start:stop]) if n]
+        if block_lengths:
+            shortest, longest = min(block_lengths), max(block_lengths)
+            if postwriter._minlength is None or shortest < postwriter._minlength:
+                postwriter._minlength = shortest
+            if longest > postwriter._maxlength:
+                postwriter._maxlength = longest
