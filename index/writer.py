@@ -3,11 +3,10 @@
 Whoosh writes postings in two steps. ``add_document`` runs each text field's analyzer, token by
 token, through the field format's ``word_values`` (which groups positions by term and encodes
 them), and puts every posting, a tuple (field, term, docnum, weight, value), in a pool; the
-commit sorts the pool and hands the postings in that order to the codec's field writer. Its
-:class:`~whoosh.writing.PostingPool` holds about 200 bytes per posting, sorts every posting,
-spills sorted runs one posting at a time when its memory limit is reached and merges them back
-one posting at a time; the field writer then looks up each posting's field length in the length
-column it has just written, one file read per posting.
+commit sorts the pool and feeds the postings one by one to the codec's field writer, which looks
+up each posting's field length in the length column it has just written (a file read) and adds
+it to the term's current block. Its :class:`~whoosh.writing.PostingPool` holds about 200 bytes
+per posting, and when full spills sorted runs and merges them back, a posting at a time.
 
 :class:`RebuildWriter` writes the same segment with less work:
 
@@ -17,11 +16,12 @@ column it has just written, one file read per posting.
 * a rebuild adds documents in document-number order, so a term's postings arrive sorted:
   :class:`TermPool` files them under their term as columns (document numbers and weights in
   arrays, values in a list; about 40 bytes a posting, a fifth of Whoosh's pool, so it spills
-  far later), sorts only the
-  terms, and spills and merges runs a term at a time;
-* each field's lengths are read once at the flush, not once per posting.
+  far later), sorts only the terms, and spills and merges runs a term at a time;
+* the flush reads each field's lengths once and gives Whoosh 3's postings writer a term's
+  postings a block at a time.
 
-What reaches the codec, and so what is on disk, is exactly what Whoosh's own writer would write.
+What reaches the codec, and so what is on disk, is exactly what Whoosh's own writer would write
+(``tests/test_parallel_build.py`` compares the two posting by posting).
 """
 
 from __future__ import annotations
