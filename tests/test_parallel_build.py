@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
 import index.build
@@ -82,15 +83,17 @@ def write_segment(folder: Path, writer_class: type, source: Path, **options: obj
     return {"spilled": spilled, "contents": index_contents(folder)}
 
 
-@pytest.mark.parametrize("limitmb", [256, 0])
+@pytest.mark.parametrize(("limitmb", "blocklimit"), [(256, 128), (0, 128), (256, 4)])
 def test_rebuild_writer_writes_what_whoosh_writes(
-    tmp_path: Path, limitmb: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, limitmb: int, blocklimit: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", bulletins(40))
-    # limitmb=0 spills a run per posting batch, and merging 3 runs at a time merges runs too.
+    # limitmb=0 spills a run per field of each bulletin, and merging 3 runs at a time merges
+    # runs too; blocks of 4 postings give common terms many blocks.
     monkeypatch.setattr(index.writer, "MAX_OPEN_RUNS", 3)
-    whoosh = write_segment(tmp_path / "whoosh", SegmentWriter, source, limitmb=256)
-    ours = write_segment(tmp_path / "ours", RebuildWriter, source, limitmb=limitmb)
+    codec = W3Codec(blocklimit=blocklimit)
+    whoosh = write_segment(tmp_path / "whoosh", SegmentWriter, source, limitmb=256, codec=codec)
+    ours = write_segment(tmp_path / "ours", RebuildWriter, source, limitmb=limitmb, codec=codec)
     assert (ours["spilled"] > 3) == (limitmb == 0)
     assert ours["contents"] == whoosh["contents"]
 
