@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from whoosh import collectors, scoring, sorting
-from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.reading import CorruptIndexError
 from whoosh.searching import Searcher as WhooshSearcher
@@ -38,7 +37,13 @@ from searcher.highlight import Pattern, highlight, snippet
 from searcher.query import ParsedQuery, Unit, parse_query
 from searcher.results import Document, FacetValue, Hit, Results
 from searcher.schema import FACET_FIELDS, SCHEMA_VERSION, TEXT_FIELDS, folded_name
-from searcher.storage import Generation, current_stamp, default_index_dir, read_current
+from searcher.storage import (
+    Generation,
+    current_stamp,
+    default_index_dir,
+    open_whoosh_index,
+    read_current,
+)
 from searcher.suggest import Vocabulary
 
 MAX_PER_PAGE = 100
@@ -167,7 +172,7 @@ class Searcher:
         ix: Any = None
         whoosh_searcher: WhooshSearcher | None = None
         try:
-            ix = whoosh_index.open_dir(str(generation.path))
+            ix = open_whoosh_index(generation.path)
             whoosh_searcher = ix.searcher(weighting=_weighting())
             opened = _Open(generation, ix, whoosh_searcher)
             self._load_facets(opened)
