@@ -7,6 +7,7 @@ offsets is escaped, so a mark always covers an original word and nothing can inj
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
@@ -14,6 +15,10 @@ from searcher.analysis import analyze, fold
 
 #: Target snippet length in characters.
 SNIPPET_CHARS = 240
+#: Matches considered when choosing the passage (enough for a good one in a very long text).
+WINDOW_SPANS = 400
+
+Span = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +113,18 @@ def snippet(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> st
     Cut at word boundaries with an ellipsis; newlines become spaces. Without matches, the start
     of the text.
     """
-    spans = find_matches(text, patterns)
-    lo, hi = _best_window(text, spans, size)
+    return cut(text, find_matches(text, patterns), size)
+
+
+def cut(
+    text: str,
+    spans: list[Span],
+    size: int = SNIPPET_CHARS,
+    window: Callable[[str, list[Span], int], tuple[int, int]] | None = None,
+) -> str:
+    """The snippet of ``text`` for its match ``spans`` (any ``window`` giving best_window's
+    answer, faster)."""
+    lo, hi = (window or best_window)(text, spans, size)
     lo, hi = _word_bounds(text, lo, hi)
     body = render(text, spans, lo, hi)
     body = " ".join(body.split())
@@ -118,20 +133,26 @@ def snippet(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> st
     return prefix + body + suffix
 
 
-def _best_window(text: str, spans: list[tuple[int, int, int]], size: int) -> tuple[int, int]:
+def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:
+    """[lo, hi) of the passage with the most distinct patterns, then most matches, then first."""
     if not spans:
         return 0, min(len(text), size)
     best_key: tuple[int, int, int] | None = None
     best_start = 0
     lead = size // 5  # some context before the first match
-    candidates = spans[:400]  # enough to find a good passage in a very long text
+    candidates = spans[:WINDOW_SPANS]
     for i, (start, _end, _p) in enumerate(candidates):
         window_end = start + size - lead
         inside = [s for s in candidates[i : i + 64] if s[1] <= window_end]
         key = (len({s[2] for s in inside}), len(inside), -start)
         if best_key is None or key > best_key:
             best_key, best_start = key, start
-    lo = max(0, best_start - lead)
+    return window_around(text, best_start, size)
+
+
+def window_around(text: str, best_start: int, size: int) -> tuple[int, int]:
+    """The ``size`` characters from a little before ``best_start``, kept inside the text."""
+    lo = max(0, best_start - size // 5)
     hi = min(len(text), lo + size)
     if hi - lo < size:
         lo = max(0, hi - size)

@@ -1,11 +1,12 @@
 """Highlights and snippets equal to :mod:`searcher.highlight`'s, without re-analysing the text.
 
 The reference re-reads the whole stored text with :func:`searcher.analysis.analyze` to find the
-query's syllable sequences; on a news body that costs milliseconds per hit. Here each pattern is
-one regular expression over the stored text as it is (every letter a class of the characters
-that fold to it), and only the few places it hits are tokenized, with the reference's own
-syllable rule, to confirm a hit exactly as the reference would see it. The result is the same
-list of spans, so marks and snippet windows are character-for-character the same.
+query's syllable sequences; on a news body that costs milliseconds per hit. Here the stored
+text is folded letter by letter through one lookup table (numpy, offsets kept), each pattern
+is one literal regular expression over that folded copy, and only the few places it hits are
+tokenized, with the reference's own syllable rule, to confirm a hit exactly as the reference
+would see it. The result is the same list of spans, so marks and snippet windows are
+character-for-character the same.
 
 Texts the shortcut cannot vouch for (not NFC, or holding a character whose folding is not one
 character, such as a combining mark) go through the reference.
@@ -24,13 +25,15 @@ import numpy as np
 from searcher.analysis import _WORD_CHARS, canonical_syllable, fold, nfc_with_offsets
 from searcher.highlight import (
     SNIPPET_CHARS,
+    WINDOW_SPANS,
     Pattern,
-    _word_bounds,  # the reference's own cut, so snippets stay identical
+    Span,
+    cut,
     find_matches,
     render,
+    window_around,
 )
-
-Span = tuple[int, int, int]
+from searcher.highlight import best_window as reference_window
 
 #: Characters after which the syllable scanner starts afresh (not a letter, digit, "." or ",").
 _RESET = re.compile(r"[^\w.,]|_")
@@ -39,16 +42,19 @@ _LETTER = re.compile(r"[^\W_]")
 _AFTER = r"(?:(?![^\W_])|(?<=[0-9]))"
 #: Above this many spans the snippet window is chosen with numpy (same rule, same result).
 _VECTOR_SPANS = 24
+#: Fold-table entry of a character the shortcut cannot vouch for.
+_UNSAFE = 0xFFFFFFFF
 
 
 @dataclass(frozen=True, slots=True)
 class _Alphabet:
-    """What the shortcut knows about characters: folding classes and the unsafe ones."""
+    """What the shortcut knows about characters: how each folds, and the unsafe ones."""
 
-    #: Per folded character, a regex class of every BMP character that folds to it.
-    classes: dict[str, str]
-    #: Finds a character the shortcut cannot vouch for.
-    unsafe: re.Pattern[str]
+    #: Characters some safe character folds to (what a pattern may hold).
+    known: frozenset[str]
+    #: Per BMP code point, the code point of its folded letter (itself when it does not fold
+    #: to a letter), or ``_UNSAFE``: a text folded through it keeps every offset.
+    table: np.ndarray
 
 
 def _is_safe_char(char: str) -> bool:
@@ -68,8 +74,8 @@ def _is_safe_char(char: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _alphabet() -> _Alphabet:
-    members: dict[str, list[str]] = {}
-    safe_ranges: list[list[int]] = []
+    known: set[str] = set()
+    table = np.full(0x10000, _UNSAFE, dtype=np.uint32)
     for code in range(0x10000):
         char = chr(code)
         if 0xD800 <= code <= 0xDFFF:
@@ -83,44 +89,32 @@ def _alphabet() -> _Alphabet:
             continue
         if folded.isalpha() and not _LETTER.match(char):
             continue  # would split a syllable where the pattern expects one
-        members.setdefault(folded, []).append(char)
-        if safe_ranges and safe_ranges[-1][1] == code - 1:
-            safe_ranges[-1][1] = code
-        else:
-            safe_ranges.append([code, code])
-    classes = {
-        key: "[" + "".join(re.escape(c) for c in chars) + "]" for key, chars in members.items()
-    }
-    allowed = "".join(
-        re.escape(chr(lo)) if lo == hi else f"{re.escape(chr(lo))}-{re.escape(chr(hi))}"
-        for lo, hi in safe_ranges
-    )
-    return _Alphabet(classes, re.compile(f"[^{allowed}]"))
+        known.add(folded)
+        table[code] = ord(folded) if folded.isalpha() else code
+    return _Alphabet(frozenset(known), table)
 
 
 @lru_cache(maxsize=4096)
 def _pattern_regex(folded: tuple[str, ...]) -> tuple[re.Pattern[str], bool] | None:
-    """A regex matching (at least) every occurrence of the folded syllable sequence, one group
-    per syllable; and whether its syllables are all letters (then a hit needs little checking).
+    """A regex over the *folded* text (see :func:`_folded`) matching (at least) every
+    occurrence of the folded syllable sequence, one group per syllable; and whether its
+    syllables are all letters (then a hit needs little checking). None: a character the
+    shortcut does not know.
+
+    Letters of the folded text are the letters of the text (the fold table maps a letter to a
+    letter, anything else to itself), so the bounds below read the same on either.
     """
-    classes = _alphabet().classes
-    parts: list[str] = []
+    known = _alphabet().known
     for syllable in folded:
-        if not syllable:
+        if not syllable or any(char not in known for char in syllable):
             return None
-        piece: list[str] = []
-        for char in syllable:
-            cls = classes.get(char)
-            if cls is None:
-                return None
-            piece.append(cls if char.isalpha() else re.escape(char))
-        parts.append("".join(piece))
+    parts = [re.escape(syllable) for syllable in folded]
     # Syllables are runs of letters and digits, except that "2.5x" is "2.5" then "x": a syllable
     # ending in a digit may touch the next one. Candidates are confirmed by the reference
     # tokenization, so these bounds only need to let every true occurrence through.
     # The start bound is checked after the first character (a lookbehind over it) so that the
     # regex engine can still scan for that first character quickly.
-    first = classes[folded[0][0]] if folded[0][0].isalpha() else re.escape(folded[0][0])
+    first = re.escape(folded[0][0])
     start = rf"(?:(?<![^\W_]{first})|(?<=[0-9]{first}))"
     regex = "(" + first + start + parts[0][len(first) :] + ")"
     for k, part in enumerate(parts[1:], 1):
@@ -130,8 +124,16 @@ def _pattern_regex(folded: tuple[str, ...]) -> tuple[re.Pattern[str], bool] | No
     return re.compile(regex + _AFTER), letters
 
 
-def _is_safe(text: str) -> bool:
-    return _alphabet().unsafe.search(text) is None
+def _folded(text: str) -> str | None:
+    """``text`` with every letter folded and every offset kept, or None when it holds a
+    character the shortcut cannot vouch for. One table lookup per character, in numpy."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    if codes.size and int(codes.max()) > 0xFFFF:
+        return None
+    mapped = _alphabet().table[codes]
+    if codes.size and int(mapped.max()) == _UNSAFE:
+        return None
+    return mapped.astype("<u4", copy=False).tobytes().decode("utf-32-le")
 
 
 def _syllables_around(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -156,18 +158,20 @@ def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
     """Exactly :func:`searcher.highlight.find_matches`, found by regex and confirmed locally."""
     if not text or not patterns:
         return find_matches(text, patterns)
-    if _is_safe(text):
-        found = _find(text, patterns)
+    folded = _folded(text)
+    if folded is not None:
+        found = _find(text, folded, patterns)
     else:  # decomposed accents: match on the NFC text, as the reference does, and map back
         nfc, starts = nfc_with_offsets(text)
-        if nfc is text or not _is_safe(nfc):
+        folded = None if nfc is text else _folded(nfc)
+        if folded is None:
             return find_matches(text, patterns)
-        found = [(starts[s], starts[e], index) for s, e, index in _find(nfc, patterns)]
+        found = [(starts[s], starts[e], index) for s, e, index in _find(nfc, folded, patterns)]
         found.sort()
     return found
 
 
-def _find(text: str, patterns: list[Pattern]) -> list[Span]:
+def _find(text: str, folded_text: str, patterns: list[Pattern]) -> list[Span]:
     found: list[Span] = []
     for index, pattern in enumerate(patterns):
         size = len(pattern.folded)
@@ -178,7 +182,7 @@ def _find(text: str, patterns: list[Pattern]) -> list[Span]:
             return find_matches(text, patterns)  # a character the classes do not know
         regex, letters = compiled
         folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
-        for match in _candidates(regex, text, pattern.folded, letters):
+        for match in _candidates(regex, folded_text, pattern.folded, letters):
             begin, finish = match.span()
             if letters and _clean(text, begin, finish):
                 if size == 1:
@@ -240,14 +244,7 @@ def highlight_fast(text: str, patterns: list[Pattern]) -> str:
 
 def snippet_fast(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> str:
     """Exactly :func:`searcher.highlight.snippet`."""
-    spans = find_matches_fast(text, patterns)
-    lo, hi = best_window(text, spans, size)
-    lo, hi = _word_bounds(text, lo, hi)
-    body = render(text, spans, lo, hi)
-    body = " ".join(body.split())
-    prefix = "… " if lo > 0 else ""
-    suffix = " …" if hi < len(text) else ""
-    return prefix + body + suffix
+    return cut(text, find_matches_fast(text, patterns), size, window=best_window)
 
 
 def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:
@@ -256,26 +253,11 @@ def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:
     The reference compares up to 400 × 64 span pairs in Python; with many matches that alone
     costs milliseconds, so large cases run the same comparison as numpy arrays.
     """
-    if not spans:
-        return 0, min(len(text), size)
-    lead = size // 5
-    candidates = spans[:400]
+    candidates = spans[:WINDOW_SPANS]
     if len(candidates) <= _VECTOR_SPANS or max(s[2] for s in candidates) >= 62:
-        best_key: tuple[int, int, int] | None = None
-        best_start = 0
-        for i, (start, _end, _p) in enumerate(candidates):
-            window_end = start + size - lead
-            inside = [s for s in candidates[i : i + 64] if s[1] <= window_end]
-            key = (len({s[2] for s in inside}), len(inside), -start)
-            if best_key is None or key > best_key:
-                best_key, best_start = key, start
-    else:
-        best_start = _best_start_vectorized(candidates, size - lead)
-    lo = max(0, best_start - lead)
-    hi = min(len(text), lo + size)
-    if hi - lo < size:
-        lo = max(0, hi - size)
-    return lo, hi
+        return reference_window(text, spans, size)
+    lead = size // 5
+    return window_around(text, _best_start_vectorized(candidates, size - lead), size)
 
 
 def _best_start_vectorized(candidates: list[Span], reach: int) -> int:
