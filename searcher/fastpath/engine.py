@@ -42,6 +42,10 @@ _log = logging.getLogger(__name__)
 #: and more for larger indexes, whose arrays are longer.
 CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
+#: Up to this many documents, a term's weights for them are found by binary search.
+FEW = 64
+#: Unions of fewer postings than documents / this are merged sparsely (see _Run._sum).
+SPARSE_UNION = 8
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
 
@@ -313,7 +317,12 @@ class FastIndex:
         if not exact and self.weights is not None:
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
-        if (exact or self.weights is not None) and within.size * 16 >= df and ranks is None:
+        if (
+            (exact or self.weights is not None)
+            and within.size * 16 >= df
+            and ranks is None
+            and within.size > FEW
+        ):  # (a few documents, such as a page's candidates, are found by binary search)
             ranks = np.full(self.size, -1, dtype=np.int32)
             ranks[within] = np.arange(within.size, dtype=np.int32)
         if self.weights is None and self.cache.holds(("term", field, term)):
@@ -326,7 +335,7 @@ class FastIndex:
             weights = np.zeros(within.size)
             weights[place[hit]] = self._weights(field, docs[hit], freqs[hit], df=df)
             return weights
-        if within.size * 16 >= df:  # (only without precomputed weights: ranks is set above)
+        if within.size * 16 >= df and self.weights is None:
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
         weights = np.zeros(within.size)
@@ -543,13 +552,30 @@ class _Run:
         return result, size, self._cost(node) >= self.index.worth_caching
 
     def _sum(self, children: tuple[_Node, ...]) -> _Sparse:
-        """Union of the children's documents, scores added (a dense pass over all documents)."""
+        """Union of the children's documents, scores added in the children's order.
+
+        Short lists are merged by sorting their concatenation; long ones by a dense pass over
+        all documents. Either way each document's score is the same float sum.
+        """
+        parts = [self._sparse(child) for child in children]
+        total = sum(docs.size for docs, _ in parts)
+        kind = np.int32 if self.index.size < 1 << 31 else np.int64
+        if total * SPARSE_UNION < self.index.size:
+            if len(parts) == 1:
+                return parts[0][0].astype(kind, copy=False), parts[0][1].astype(np.float64)
+            docs = np.concatenate([d for d, _ in parts]).astype(kind, copy=False)
+            scores = np.concatenate([w for _, w in parts]).astype(np.float64)
+            order = np.argsort(docs, kind="stable")  # children's order kept among equals
+            docs, scores = docs[order], scores[order]
+            if docs.size == 0:
+                return docs, scores
+            first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+            return docs[first], np.add.reduceat(scores, first)
         dense = np.zeros(self.index.size)
-        for child in children:
-            docs, scores = self._sparse(child)
+        for docs, scores in parts:
             dense[docs] += scores
         docs = np.flatnonzero(dense)  # scores are positive wherever a child matched
-        return docs.astype(np.int32 if dense.size < 1 << 31 else np.int64), dense[docs]
+        return docs.astype(kind), dense[docs]
 
     def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
         """Scores of ``node`` for the ``within`` documents (0 where it does not match)."""
