@@ -15,18 +15,26 @@ co-occurrences repeat per copy, and each real bulletin's copies tie on score. Se
 not shuffled (positions are shared with the original), so the copies are exact duplicates.
 The arrays of all copies share the real side files' pages, so resident memory understates a
 real million-document index: its side files would be ``copies`` times larger on disk.
+
+    python -m benchmarks.bench_simulated --index bench-out/fp-index-95431 --n 95431
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import machine, real_bulletins
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.common import cached_index, machine, real_bulletins  # noqa: E402
 
 
 class _StoredProxy:
@@ -167,3 +175,18 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
             f"process {peak:,.0f} MB.",
         ]
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=95_431, help="real bulletins queried")
+    parser.add_argument("--index", help="the real index (default: the cached build of --n)")
+    parser.add_argument("--target", type=int, default=1_000_000, help="bulletins to simulate")
+    parser.add_argument("--queries", type=int, default=240, help="number of queries")
+    args = parser.parse_args()
+    index_dir = Path(args.index) if args.index else cached_index(args.n)
+    print(simulate(index_dir, args.target, args.n, args.queries))
+
+
+if __name__ == "__main__":
+    main()
