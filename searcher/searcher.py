@@ -98,6 +98,8 @@ class _Open:
 
     @cached_property
     def vocabulary(self) -> Vocabulary:
+        if self.fast is not None:  # the same counts from the side files' term tables, faster
+            return Vocabulary.from_terms(self.fast.document_frequencies(TEXT_FIELDS).items())
         reader = self.searcher.reader()
         counts: dict[str, int] = {}
         for name in TEXT_FIELDS:

@@ -17,6 +17,7 @@ from searcher import Searcher
 from searcher.fastpath import store
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, find_matches, highlight, snippet
+from searcher.schema import TEXT_FIELDS
 from searcher.storage import read_current
 
 QUERIES = [
@@ -187,6 +188,7 @@ def synthetic_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_synthetic_bulletins_fast_and_plain_agree(synthetic_index: Path) -> None:
     with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
         assert_same_answers(fast, plain, QUERIES)
+        assert_same_term_counts(fast)
 
 
 def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:
@@ -210,6 +212,21 @@ def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:
         assert fast.doc_count() == plain.doc_count() == report.indexed
         assert fast._current().fast is not None
         assert_same_answers(fast, plain, QUERIES)
+        assert_same_term_counts(fast)
+
+
+def assert_same_term_counts(searcher: Searcher) -> None:
+    """The suggestion vocabulary's counts from the side files equal Whoosh's, in its order."""
+    opened = searcher._current()
+    reader = opened.searcher.reader()
+    expected: dict[str, int] = {}
+    for name in TEXT_FIELDS:
+        for term, info in reader.iter_field(name):
+            text = term.decode("utf-8")
+            expected[text] = expected.get(text, 0) + info.doc_frequency()
+    assert opened.fast is not None
+    got = opened.fast.document_frequencies(TEXT_FIELDS)
+    assert list(got.items()) == list(expected.items())
 
 
 # --- missing or stale side files fall back to plain Whoosh ---------------------------------

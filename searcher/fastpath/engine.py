@@ -25,6 +25,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,23 @@ class FastIndex:
         return mapped + sum(a.nbytes for a in self.norms.values())
 
     # --- terms -------------------------------------------------------------------------------
+
+    def document_frequencies(self, fields: Iterable[str]) -> dict[str, int]:
+        """Every term of ``fields`` with its postings summed over fields and segments (what
+        Whoosh's term infos give, read from the term tables at a fraction of the cost)."""
+        counts: dict[str, int] = {}
+        for name in fields:  # in Whoosh's order: field by field, terms by their bytes
+            merged: dict[bytes, int] = {}
+            for segment in self.segments:
+                files = segment.fields[name]
+                blob, offsets = bytes(files.terms), files.term_off.tolist()
+                for ordinal, df in enumerate(np.diff(files.term_ptr).tolist()):
+                    raw = blob[offsets[ordinal] : offsets[ordinal + 1]]
+                    merged[raw] = merged.get(raw, 0) + df
+            for raw in sorted(merged) if len(self.segments) > 1 else merged:
+                text = raw.decode("utf-8")
+                counts[text] = counts.get(text, 0) + merged[raw]
+        return counts
 
     def recurring(self, key: Any) -> bool:
         """Whether ``key`` was asked for before (counted in a bounded table)."""
@@ -560,6 +578,8 @@ class _Run:
         parts = [self._sparse(child) for child in children]
         total = sum(docs.size for docs, _ in parts)
         kind = np.int32 if self.index.size < 1 << 31 else np.int64
+        if not parts:
+            return np.zeros(0, dtype=kind), np.zeros(0)
         if total * SPARSE_UNION < self.index.size:
             if len(parts) == 1:
                 return parts[0][0].astype(kind, copy=False), parts[0][1].astype(np.float64)
@@ -571,9 +591,12 @@ class _Run:
                 return docs, scores
             first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
             return docs[first], np.add.reduceat(scores, first)
-        dense = np.zeros(self.index.size)
-        for docs, scores in parts:
-            dense[docs] += scores
+        # One pass adding in the children's order (bincount sums sequentially, from 0.0).
+        dense = np.bincount(
+            np.concatenate([d for d, _ in parts]),
+            weights=np.concatenate([w for _, w in parts]),
+            minlength=self.index.size,
+        )
         docs = np.flatnonzero(dense)  # scores are positive wherever a child matched
         return docs.astype(kind), dense[docs]
 
