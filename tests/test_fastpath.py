@@ -18,6 +18,7 @@ from searcher.fastpath import store
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.schema import TEXT_FIELDS
+from searcher.searcher import term_counts
 from searcher.storage import read_current
 
 QUERIES = [
@@ -218,12 +219,7 @@ def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:
 def assert_same_term_counts(searcher: Searcher) -> None:
     """The suggestion vocabulary's counts from the side files equal Whoosh's, in its order."""
     opened = searcher._current()
-    reader = opened.searcher.reader()
-    expected: dict[str, int] = {}
-    for name in TEXT_FIELDS:
-        for term, info in reader.iter_field(name):
-            text = term.decode("utf-8")
-            expected[text] = expected.get(text, 0) + info.doc_frequency()
+    expected = term_counts(opened.searcher.reader())
     assert opened.fast is not None
     got = opened.fast.document_frequencies(TEXT_FIELDS)
     assert list(got.items()) == list(expected.items())
