@@ -22,6 +22,7 @@ real million-document index: its side files would be ``copies`` times larger on 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 import time
@@ -34,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import cached_index, machine, real_bulletins  # noqa: E402
+from benchmarks.common import cached_index, machine, memory, real_bulletins  # noqa: E402
 
 
 class _StoredProxy:
@@ -134,11 +135,16 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
 
     from benchmarks.bench_search import StageClock, make_queries, summarize
 
-    queries = make_queries(real_bulletins(n), count)
+    records = real_bulletins(n)
+    queries = make_queries(records, count)
+    warmup = make_queries(records, count, seed=43, fixed=False)
+    del records
+    gc.collect()
+    before = memory()
     started = time.perf_counter()
     searcher, size = simulated_searcher(index_dir, target)
     opened_s = time.perf_counter() - started
-    warmup = make_queries(real_bulletins(n), count, seed=43, fixed=False)
+    after_open = memory()
     for _kind, query in warmup:  # a warm process: other queries of the same kind
         searcher.search(query).to_dict()
     clock = StageClock()
@@ -147,6 +153,7 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
         for _kind, query in queries:
             stages, _ = clock.measure(lambda q=query: searcher.search(q).to_dict())
             samples.append(stages)
+    after_all = memory()
     stats = summarize(samples)
     fast = searcher._current().fast
     per_doc = sum(a.nbytes for a in fast.norms.values())
@@ -171,8 +178,15 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
             f"Opened in {opened_s:.1f} s. Per-document arrays at this size: norms "
             f"{per_doc / 2**20:.0f} MB, facet codes {codes / 2**20:.0f} MB; a real index of this "
             f"size would map {side * size / fast.segments[0].doc_count / 2**30:.1f} GB of side "
-            f"files (here the copies share {side / 2**20:.0f} MB). Peak RSS of the benchmark "
-            f"process {peak:,.0f} MB.",
+            f"files (here the copies share {side / 2**20:.0f} MB). Memory of the simulated "
+            f"searcher (this process after minus before opening it): after opening "
+            f"{(after_open['anon'] - before['anon']) / 2**20:,.0f} MB anonymous + "
+            f"{(after_open['file'] - before['file']) / 2**20:,.0f} MB of mapped files resident; "
+            f"after the warm-up and all queries {(after_all['anon'] - before['anon']) / 2**20:,.0f}"
+            f" MB anonymous (cache {fast.cache.bytes / 2**20:.0f} MB of "
+            f"{fast.cache.capacity / 2**20:.0f}) + "
+            f"{(after_all['file'] - before['file']) / 2**20:,.0f} MB mapped. Peak RSS of the "
+            f"benchmark process {peak:,.0f} MB (it held the real bulletins to make the queries).",
         ]
     )
 

@@ -120,3 +120,15 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     rank = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
     return ordered[rank]
+
+
+def memory() -> dict[str, int]:
+    """Anonymous and file-backed (mapped) resident bytes of this process, from Linux's
+    ``/proc/self/smaps_rollup``: mapped index pages are shared and reclaimable, anonymous
+    memory is what the process really costs."""
+    fields: dict[str, int] = {}
+    with open("/proc/self/smaps_rollup") as handle:
+        for line in handle.read().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) * 1024
+    return {"anon": fields["Anonymous"], "file": fields["Rss"] - fields["Anonymous"]}

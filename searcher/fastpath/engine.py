@@ -591,13 +591,10 @@ class _Run:
                 return docs, scores
             first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
             return docs[first], np.add.reduceat(scores, first)
-        # One pass adding in the children's order (bincount sums sequentially, from 0.0).
-        dense = np.bincount(
-            np.concatenate([d for d, _ in parts]),
-            weights=np.concatenate([w for _, w in parts]),
-            minlength=self.index.size,
-        )
-        docs = np.flatnonzero(dense)  # scores are positive wherever a child matched
+        dense = _dense_sum(parts, self.index.size)
+        # Scores are positive wherever a child matched; a boolean array is scanned many times
+        # faster than a float one.
+        docs = np.flatnonzero(dense > 0)
         return docs.astype(kind), dense[docs]
 
     def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
@@ -612,11 +609,8 @@ class _Run:
                 if self.index.weights is not None and within.size * 16 >= cost:
                     # Many candidates: add the children's stored weights into one dense
                     # array and read the candidates' sums from it.
-                    dense = np.zeros(size)
-                    for child in node.children:
-                        docs, scores = self._sparse(child)
-                        dense[docs] += scores
-                    return dense[within]
+                    parts = [self._sparse(child) for child in node.children]
+                    return _dense_sum(parts, size)[within]
                 total = np.zeros(within.size)
                 for child in node.children:
                     total += self._aligned(child, within)
@@ -674,6 +668,15 @@ class _Exact:
         if kind == "andnot":
             return children[0] * (children[1] == 0)
         return np.zeros(within.size)
+
+
+def _dense_sum(parts: list[_Sparse], size: int) -> np.ndarray:
+    """Scores of all ``size`` documents: the parts added in order (each part's documents are
+    distinct, so one fancy-indexed add per part; twice as fast as ``np.bincount``)."""
+    dense = np.zeros(size)
+    for docs, scores in parts:
+        dense[docs] += scores
+    return dense
 
 
 def _is_unit(node: _Node) -> bool:
