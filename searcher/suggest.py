@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from searcher.analysis import fold
 
 #: A pair seen as a compound counts this much more than syllable frequency alone.
@@ -63,6 +65,7 @@ class Vocabulary:
         ]
         phrases.sort(key=lambda p: (p.folded, -p.frequency))
         self._phrases = phrases
+        self._by_left: dict[str, dict[str, int]] | None = None
         self._phrase_keys = [p.folded for p in phrases]
 
     @classmethod
@@ -135,24 +138,51 @@ class Vocabulary:
             options.append(own + edits or [(word, 0.0)])
         previous: dict[str, tuple[float, list[str]]] = {w: (s, [w]) for w, s in options[0]}
         for choices in options[1:]:
-            current: dict[str, tuple[float, list[str]]] = {}
-            for word, score in choices:
-                best = max(
-                    (
-                        (
-                            prev_score
-                            + score
-                            + PAIR_WEIGHT * math.log1p(self.folded_pairs.get((prev_word, word), 0)),
-                            path,
-                        )
-                        for prev_word, (prev_score, path) in previous.items()
-                    ),
-                    key=lambda item: item[0],
-                )
-                current[word] = (best[0], [*best[1], word])
-            previous = current
+            previous = self._step(previous, choices)
         corrected = max(previous.values(), key=lambda item: item[0])[1]
         return corrected if corrected != folded_words else None
+
+    def _step(
+        self, previous: dict[str, tuple[float, list[str]]], choices: list[tuple[str, float]]
+    ) -> dict[str, tuple[float, list[str]]]:
+        """One Viterbi step: each choice after the first previous word with the best total.
+
+        Every (previous, choice) total is ``previous score + choice score + PAIR_WEIGHT *
+        log1p(pairs)``, the same float operations in the same order as a plain loop would do,
+        but the pair bonus is added only where a pair exists (found from each previous word's
+        partners): a misspelt query has ~100 candidates a word, thousands of pairs a step.
+        """
+        paths = [path for _, path in previous.values()]
+        totals = np.array([score for score, _ in previous.values()])[:, None] + np.array(
+            [score for _, score in choices]
+        )
+        column = {word: j for j, (word, _) in enumerate(choices)}
+        followers = self._followers()
+        for i, prev_word in enumerate(previous):
+            partners = followers.get(prev_word)
+            if not partners:
+                continue
+            if len(partners) < len(column):
+                found = [(column[w], n) for w, n in partners.items() if w in column]
+            else:
+                found = [(j, partners[w]) for w, j in column.items() if w in partners]
+            for j, count in found:
+                totals[i, j] += PAIR_WEIGHT * math.log1p(count)
+        best = totals.argmax(axis=0).tolist()  # the first of equal totals, as a loop would
+        return {
+            word: (float(totals[i, j]), [*paths[i], word])
+            for j, ((word, _), i) in enumerate(zip(choices, best, strict=True))
+        }
+
+    def _followers(self) -> dict[str, dict[str, int]]:
+        """Folded pairs by their first word (built on the first correction)."""
+        if self._by_left is None:
+            by_left: dict[str, dict[str, int]] = defaultdict(dict)
+            for (left, right), count in self.folded_pairs.items():
+                if count:
+                    by_left[left][right] = count
+            self._by_left = dict(by_left)
+        return self._by_left
 
     def _folded_frequency(self, folded_word: str) -> int:
         return sum(f for _, f in self.accented_forms.get(folded_word, ()))

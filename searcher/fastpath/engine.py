@@ -172,6 +172,9 @@ class FastIndex:
         self.cache = _Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
         self.worth_caching = max(1024, doc_count_all // 64)
         self._asked: dict[Any, int] = {}
+        #: Each looked-up term's posting range per segment (hash lookups add up: a query's
+        #: leaves are looked up for ordering, matching and exact scoring alike).
+        self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -287,12 +290,9 @@ class FastIndex:
         assert self.weights is not None
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
-        for segment, offset, stored in zip(self.segments, self.offsets, self.weights, strict=True):
-            files = segment.fields[field]
-            ordinal = files.find(term)
-            if ordinal is None:
-                continue
-            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+        for k, a, b in self.ranges(field, term):
+            files, offset = self.segments[k].fields[field], self.offsets[k]
+            stored = self.weights[k]
             docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
             weights.append(stored[field][a:b])
         if not docs:
@@ -308,16 +308,26 @@ class FastIndex:
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""
 
-        def compute() -> tuple[int, int, bool]:
-            total = 0
-            for segment in self.segments:
+        return sum(b - a for _, a, b in self.ranges(field, term))
+
+    def ranges(self, field: str, term: str) -> tuple[tuple[int, int, int], ...]:
+        """(segment index, first, last posting) of a term in each segment that holds it."""
+        key = (field, term)
+        found = self._where.get(key)
+        if found is None:
+            where = []
+            for k, segment in enumerate(self.segments):
                 files = segment.fields[field]
                 ordinal = files.find(term)
                 if ordinal is not None:
-                    total += int(files.term_ptr[ordinal + 1] - files.term_ptr[ordinal])
-            return total, 64, True
-
-        return self.cache.get(("df", field, term), compute)
+                    where.append(
+                        (k, int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1]))
+                    )
+            found = tuple(where)
+            if len(self._where) > 1 << 18:  # bounded; a few hundred bytes an entry
+                self._where.clear()
+            self._where[key] = found
+        return found
 
     def term_at(
         self,
@@ -357,12 +367,9 @@ class FastIndex:
             found = self.term(field, term)
             return _lookup(found.docs, found.weights, within, self.size)
         weights = np.zeros(within.size)
-        for segment, offset in zip(self.segments, self.offsets, strict=True):
+        for k, a, b in self.ranges(field, term):
+            segment, offset = self.segments[k], self.offsets[k]
             files = segment.fields[field]
-            ordinal = files.find(term)
-            if ordinal is None:
-                continue
-            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
             lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
             local = within[lo:hi] - offset
             docs = files.docs[a:b]
@@ -377,12 +384,8 @@ class FastIndex:
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
         freqs: list[np.ndarray] = []
-        for segment, offset in zip(self.segments, self.offsets, strict=True):
-            files = segment.fields[field]
-            ordinal = files.find(term)
-            if ordinal is None:
-                continue
-            a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+        for k, a, b in self.ranges(field, term):
+            files, offset = self.segments[k].fields[field], self.offsets[k]
             docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
             freqs.append(files.freqs[a:b])
         if not docs:
