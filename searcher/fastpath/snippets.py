@@ -112,11 +112,11 @@ def _pattern_regex(folded: tuple[str, ...]) -> tuple[re.Pattern[str], bool] | No
     # Syllables are runs of letters and digits, except that "2.5x" is "2.5" then "x": a syllable
     # ending in a digit may touch the next one. Candidates are confirmed by the reference
     # tokenization, so these bounds only need to let every true occurrence through.
-    # The start bound is checked after the first character (a lookbehind over it) so that the
-    # regex engine can still scan for that first character quickly.
-    first = re.escape(folded[0][0])
+    # The start bound is checked after the whole first syllable (a lookbehind over it) so that
+    # the regex engine scans for that syllable as a literal prefix, not for its first letter.
+    first = parts[0]
     start = rf"(?:(?<![^\W_]{first})|(?<=[0-9]{first}))"
-    regex = "(" + first + start + parts[0][len(first) :] + ")"
+    regex = "(" + first + start + ")"
     for k, part in enumerate(parts[1:], 1):
         regex += r"[\W_]*" if folded[k - 1][-1].isdigit() else r"[\W_]+"
         regex += "(" + part + ")"
