@@ -175,6 +175,7 @@ class FastIndex:
         #: Each looked-up term's posting range per segment (hash lookups add up: a query's
         #: leaves are looked up for ordering, matching and exact scoring alike).
         self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
+        self._compiled: tuple[wq.Query, _Node] | None = None
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -370,15 +371,19 @@ class FastIndex:
         for k, a, b in self.ranges(field, term):
             segment, offset = self.segments[k], self.offsets[k]
             files = segment.fields[field]
-            lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
-            local = within[lo:hi] - offset
+            if len(self.segments) == 1:  # (fewer numpy calls: this runs for every leaf)
+                lo, local = 0, within
+            else:
+                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
+                local = within[lo:hi] - offset
             docs = files.docs[a:b]
             where = np.searchsorted(docs, local)
             where[where == docs.size] = 0
             hit = np.flatnonzero(docs[where] == local)
-            found_docs = docs[where[hit]].astype(np.int64) + offset
-            freqs = files.freqs[a:b][where[hit]]
-            weights[lo + hit] = self._weights(field, found_docs, freqs, df=df)
+            pick = where[hit]
+            found_docs = docs[pick].astype(np.int64) + offset if offset else docs[pick]
+            freqs = files.freqs[a:b][pick]
+            weights[lo + hit if lo else hit] = self._weights(field, found_docs, freqs, df=df)
         return weights
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
@@ -429,7 +434,16 @@ class FastIndex:
     # --- queries -----------------------------------------------------------------------------
 
     def compile(self, query: wq.Query) -> _Node:
-        """The query as evaluation nodes, or :class:`Unsupported`."""
+        """The query as evaluation nodes, or :class:`Unsupported` (the last query's nodes are
+        kept: a search compiles its query to match, then again to score its page)."""
+        last = self._compiled
+        if last is not None and last[0] is query:
+            return last[1]
+        node = self._compile(query)
+        self._compiled = (query, node)
+        return node
+
+    def _compile(self, query: wq.Query) -> _Node:
         if getattr(query, "boost", 1.0) != 1.0:
             raise Unsupported("boosted query")
         if isinstance(query, wq.Term):
@@ -446,13 +460,13 @@ class FastIndex:
         if isinstance(query, wq.Or):
             if query.scale is not None or query.minmatch:
                 raise Unsupported("Or with scale/minmatch")
-            return _Node("or", children=tuple(self.compile(q) for q in query.subqueries))
+            return _Node("or", children=tuple(self._compile(q) for q in query.subqueries))
         if isinstance(query, wq.And):
-            return _Node("and", children=tuple(self.compile(q) for q in query.subqueries))
+            return _Node("and", children=tuple(self._compile(q) for q in query.subqueries))
         if isinstance(query, wq.AndMaybe):
-            return _Node("andmaybe", children=(self.compile(query.a), self.compile(query.b)))
+            return _Node("andmaybe", children=(self._compile(query.a), self._compile(query.b)))
         if isinstance(query, wq.AndNot):
-            return _Node("andnot", children=(self.compile(query.a), self.compile(query.b)))
+            return _Node("andnot", children=(self._compile(query.a), self._compile(query.b)))
         if isinstance(query, wq.Every) and query.fieldname in (None, "*"):
             return _Node("every")
         if query is wq.NullQuery:
@@ -675,10 +689,12 @@ class _Exact:
 
 def _dense_sum(parts: list[_Sparse], size: int) -> np.ndarray:
     """Scores of all ``size`` documents: the parts added in order (each part's documents are
-    distinct, so one fancy-indexed add per part; twice as fast as ``np.bincount``)."""
+    distinct, so one gather, add and scatter per part: numpy's in-place fancy-indexed ``+=``
+    takes a buffered path twice as slow, ``np.bincount`` slower still). The first part is
+    stored, not added: 0 + w is w."""
     dense = np.zeros(size)
-    for docs, scores in parts:
-        dense[docs] += scores
+    for i, (docs, scores) in enumerate(parts):
+        dense[docs] = dense[docs] + scores if i else scores
     return dense
 
 
