@@ -306,6 +306,14 @@ class FastIndex:
             return found, found.nbytes, found.docs.size >= self.worth_caching
         return found
 
+    def term_pieces(self, field: str, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """A term's (segment offset, segment-local documents, stored weights) per segment."""
+        assert self.weights is not None
+        return [
+            (self.offsets[k], self.segments[k].fields[field].docs[a:b], self.weights[k][field][a:b])
+            for k, a, b in self.ranges(field, term)
+        ]
+
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""
 
@@ -515,6 +523,8 @@ class FastIndex:
 
 
 _Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive) scores
+#: Documents counted from an offset (a segment's first global number), their scores.
+_Piece = tuple[int, np.ndarray, np.ndarray]
 
 
 class _Run:
@@ -592,12 +602,13 @@ class _Run:
         Short lists are merged by sorting their concatenation; long ones by a dense pass over
         all documents. Either way each document's score is the same float sum.
         """
-        parts = [self._sparse(child) for child in children]
-        total = sum(docs.size for docs, _ in parts)
+        pieces = [self._pieces(child) for child in children]
+        total = sum(docs.size for child in pieces for _, docs, _ in child)
         kind = np.int32 if self.index.size < 1 << 31 else np.int64
-        if not parts:
+        if not pieces:
             return np.zeros(0, dtype=kind), np.zeros(0)
         if total * SPARSE_UNION < self.index.size:
+            parts = [_glue(child, kind) for child in pieces]
             if len(parts) == 1:
                 return parts[0][0].astype(kind, copy=False), parts[0][1].astype(np.float64)
             docs = np.concatenate([d for d, _ in parts]).astype(kind, copy=False)
@@ -608,7 +619,7 @@ class _Run:
                 return docs, scores
             first = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
             return docs[first], np.add.reduceat(scores, first)
-        dense = _dense_sum(parts, self.index.size)
+        dense = _dense_sum(pieces, self.index.size)
         # Scores are positive wherever a child matched; a boolean array is scanned many times
         # faster than a float one.
         docs = np.flatnonzero(dense > 0)
@@ -626,8 +637,8 @@ class _Run:
                 if self.index.weights is not None and within.size * 16 >= cost:
                     # Many candidates: add the children's stored weights into one dense
                     # array and read the candidates' sums from it.
-                    parts = [self._sparse(child) for child in node.children]
-                    return _dense_sum(parts, size)[within]
+                    pieces = [self._pieces(child) for child in node.children]
+                    return _dense_sum(pieces, size)[within]
                 total = np.zeros(within.size)
                 for child in node.children:
                     total += self._aligned(child, within)
@@ -637,6 +648,21 @@ class _Run:
             return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self._sparse(node)
         return _lookup(docs, scores, within, size)
+
+    def _pieces(self, node: _Node) -> list[_Piece]:
+        """A node's documents and scores as pieces: a term of several segments with stored
+        weights as its segments' slices (a dense sum needs no concatenated copy), anything
+        else as one piece."""
+        index = self.index
+        if (
+            node.kind == "term"
+            and index.weights is not None
+            and len(index.segments) > 1
+            and not index.cache.holds(("stored", node.field, node.words[0]))
+        ):
+            return index.term_pieces(node.field, node.words[0])
+        docs, scores = self._sparse(node)
+        return [(0, docs, scores)]
 
     def _ranks(self, within: np.ndarray) -> np.ndarray:
         """Each document's place in ``within`` (-1 elsewhere), for the last ``within`` asked."""
@@ -687,15 +713,27 @@ class _Exact:
         return np.zeros(within.size)
 
 
-def _dense_sum(parts: list[_Sparse], size: int) -> np.ndarray:
+def _dense_sum(parts: list[list[_Piece]], size: int) -> np.ndarray:
     """Scores of all ``size`` documents: the parts added in order (each part's documents are
-    distinct, so one gather, add and scatter per part: numpy's in-place fancy-indexed ``+=``
+    distinct, so one gather, add and scatter per piece: numpy's in-place fancy-indexed ``+=``
     takes a buffered path twice as slow, ``np.bincount`` slower still). The first part is
     stored, not added: 0 + w is w."""
     dense = np.zeros(size)
-    for i, (docs, scores) in enumerate(parts):
-        dense[docs] = dense[docs] + scores if i else scores
+    for i, pieces in enumerate(parts):
+        for offset, docs, scores in pieces:
+            view = dense[offset:] if offset else dense
+            view[docs] = view[docs] + scores if i else scores
     return dense
+
+
+def _glue(pieces: list[_Piece], kind: type) -> _Sparse:
+    """One part's pieces as global (documents, scores)."""
+    if not pieces:
+        return np.zeros(0, dtype=kind), np.zeros(0, dtype=np.float32)
+    if len(pieces) == 1 and not pieces[0][0]:
+        return pieces[0][1], pieces[0][2]
+    docs = [d.astype(kind) + offset if offset else d.astype(kind) for offset, d, _ in pieces]
+    return np.concatenate(docs), np.concatenate([w for _, _, w in pieces])
 
 
 def _is_unit(node: _Node) -> bool:
