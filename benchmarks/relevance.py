@@ -84,6 +84,9 @@ ALQAC_SETS = {
         "alqac_oct2023",
     ),
 }
+#: In the cache name of ablation indexes; bumped when the way they are built changes (2: in
+#: one process, so the analysis patches reach the indexing, which recipe 1 did not).
+ABLATION_RECIPE = 2
 SEED = 2024
 K = 10
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -128,8 +131,11 @@ def build_systems(
     bantin_key = f"{key}-{format_key()}"
     variants = {s.index_variant for s in SYSTEMS if s.kind == "bantin"}
     built = {
-        variant: build_bantin(corpus, WORK / f"{name}-bantin-{variant}-{bantin_key}", variant, jobs)
+        variant: build_bantin(
+            corpus, WORK / f"{name}-bantin-{variant}{recipe}-{bantin_key}", variant, jobs
+        )
         for variant in sorted(variants)
+        for recipe in ["" if variant == "full" else f"-r{ABLATION_RECIPE}"]
     }
     locations: dict[str, Path] = {}
     for system in (*SYSTEMS, *EXPERIMENTS):
