@@ -295,6 +295,24 @@ TOPICS: tuple[tuple[str, str, str], ...] = (
         "land recovery for delayed projects",
         "thu hồi đất dự án chậm triển khai",
     ),
+    ("T21", "anti-corruption work", "phòng chống tham nhũng"),
+    (
+        "T22",
+        "the provincial competitiveness index (PCI)",
+        "chỉ số năng lực cạnh tranh cấp tỉnh",
+    ),
+    ("T23", "disbursing public-investment capital", "giải ngân vốn đầu tư công"),
+    ("T24", "riverbank erosion and the response to it", "sạt lở bờ sông"),
+    ("T25", "urban flooding and flood-control works", "chống ngập"),
+    ("T26", "building permits", "cấp giấy phép xây dựng"),
+    ("T27", "grade-10 admissions to public high schools", "tuyển sinh lớp 10"),
+    ("T28", "food safety and its inspection", "an toàn vệ sinh thực phẩm"),
+    (
+        "T29",
+        "information technology in state agencies",
+        "ứng dụng CNTT trong cơ quan nhà nước",
+    ),
+    ("T30", "one-stop desks for administrative procedures", "bộ phận một cửa"),
 )
 
 

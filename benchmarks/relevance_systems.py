@@ -228,16 +228,39 @@ def build_bantin(corpus: Path, index_dir: Path, variant: str, jobs: int) -> Path
 
     if (index_dir / "CURRENT").exists():
         write_side_files(read_current(index_dir).path)
+        check_ablation(index_dir, variant)
         return index_dir
     shutil.rmtree(index_dir, ignore_errors=True)
     started = time.perf_counter()
     print(f"  building bantin index ({variant}) in {index_dir.name} …", file=sys.stderr)
-    # Patches act in this process, where Whoosh tokenizes; worker processes only segment.
+    # Patches act only in this process: with jobs > 1, build_index analyses and writes in
+    # worker processes started afresh (forkserver), where they would not reach. So an ablation
+    # index is built here, in one process.
     with patched(index_patches(variant)):
-        build_index([corpus], index_dir, jobs=jobs)
+        build_index([corpus], index_dir, jobs=jobs if variant == "full" else 1)
     write_side_files(read_current(index_dir).path)
+    check_ablation(index_dir, variant)
     print(f"  built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return index_dir
+
+
+def check_ablation(index_dir: Path, variant: str) -> None:
+    """Fail unless the ablation shows in the index: no compound terms without segmentation,
+    some syllables in the other tone placement without tone normalization."""
+    from searcher.analysis import canonical_syllable
+    from searcher.storage import read_current
+
+    if variant == "full":
+        return
+    ix = whoosh_index.open_dir(str(read_current(index_dir).path), indexname="MAIN")
+    with ix.reader() as reader:
+        terms = [t.decode("utf-8") for t in reader.lexicon("body")]
+    if variant == "no_segmentation":  # compounds are words joined by "_" (URLs may have "_")
+        ablated = not any("_" in t and all(p.isalpha() for p in t.split("_")) for t in terms)
+    else:
+        ablated = any(canonical_syllable(term) != term for term in terms if term.isalpha())
+    if not ablated:
+        raise RuntimeError(f"{index_dir.name}: the {variant} ablation is not in the index")
 
 
 def build_fts5(records: list[tuple[str, str, str]], path: Path) -> Path:
