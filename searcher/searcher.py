@@ -44,7 +44,7 @@ from searcher.storage import (
     open_whoosh_index,
     read_current,
 )
-from searcher.suggest import Vocabulary
+from searcher.suggest import Vocabulary, plausible_correction
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
@@ -419,7 +419,11 @@ class Searcher:
         folded = [fold(w) for w in words]
         if outcome.matched.size == 0 or outcome.partial:
             corrected = vocabulary.correct(folded)
-            if corrected is not None and _Execution.count_all(opened, corrected):
+            if (
+                corrected is not None
+                and plausible_correction(folded, corrected)
+                and _Execution.count_all(opened, corrected)
+            ):
                 return " ".join(vocabulary.restore(corrected))
         if parsed.accented:
             return None

@@ -24,7 +24,17 @@ from searcher.analysis import fold
 PAIR_WEIGHT = 3.0
 #: Cost of one edit when correcting a misspelt syllable, in log-frequency units.
 EDIT_COST = 6.0
+#: A correction may change one typed word in this many (and always one). Rewriting most of a
+#: query is not fixing a misspelling: a long title typed without accents, found nowhere whole,
+#: would otherwise come back as other words that merely occur together somewhere.
+WORDS_PER_CHANGE = 4
 _ALPHABET = string.ascii_lowercase
+
+
+def plausible_correction(typed: list[str], corrected: list[str]) -> bool:
+    """Whether ``corrected`` changes few enough of the ``typed`` words to be offered."""
+    changed = sum(a != b for a, b in zip(typed, corrected, strict=True))
+    return changed <= max(1, len(typed) // WORDS_PER_CHANGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from index import build_index
 from searcher import Searcher
 from searcher.analysis import fold
+from searcher.suggest import Vocabulary, plausible_correction
 
 SA_DEC = {"001_43642a5dc4415f17", "003_fec1c17d3eb0cf44"}
 _MARK = re.compile(r"<mark>(.*?)</mark>")
@@ -263,6 +264,28 @@ def test_doc_returns_whole_bulletin_or_none(searcher: Searcher) -> None:
 )
 def test_suggestion_restores_accents(searcher: Searcher, typed: str, suggested: str) -> None:
     assert searcher.search(typed).suggestion == suggested
+
+
+def test_a_correction_never_rewrites_most_of_the_query(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Words of a shipped bulletin, three of them mistyped: a "correction" back to the bulletin
+    # rewrites 3 of 10 words, too many to be a spelling fix, so accents are restored instead.
+    found = ["day", "manh", "cong", "tac", "cchc", "trong", "tam", "la", "tiep", "tuc"]
+    typed = ["dai", "manf", "congg", *found[3:]]
+    assert searcher.search(" ".join(found)).total and searcher.search(" ".join(typed)).partial
+    monkeypatch.setattr(Vocabulary, "correct", lambda self, words: found)
+    suggestion = searcher.search(" ".join(typed)).suggestion
+    assert suggestion is not None and fold(suggestion).split() == typed
+
+
+def test_plausible_correction_allows_one_change_in_four_words() -> None:
+    assert plausible_correction(["hanh", "chin"], ["hanh", "chinh"])
+    assert not plausible_correction(["an", "banh", "keo"], ["van", "ban", "keo"])
+    words = ["an", "banh", "keo", "cua", "nguoi", "la", "hoc", "sinh", "nhap", "vien"]
+    assert plausible_correction(words, [*words[:-2], "nhan", "vien"])
+    assert plausible_correction(words, ["van", *words[1:-2], "nhan", "vien"])
+    assert not plausible_correction(words, ["van", "ban", *words[2:-2], "nhan", "vien"])
 
 
 def test_no_suggestion_for_a_good_accented_query(searcher: Searcher) -> None:
