@@ -41,6 +41,8 @@ from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
 from searcher.analysis import PresegmentedText, VietnameseTokenizer, index_terms
+from searcher.fastpath import store as fastpath_store
+from searcher.fastpath.decode import FieldPostings, PostingsCollector, length_bytes
 
 #: Estimated bytes held per distinct term (dict entry, key, three columns) and per posting
 #: (array items, list slot, amortised growth) plus its value: on real bulletins the pool's
@@ -239,6 +241,11 @@ class RebuildWriter(SegmentWriter):
     def __init__(self, ix: Any, *, limitmb: int, **kwargs: Any) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self.pool = TermPool(self._tempstorage, limitmb)
+        # The search fast path's side files are written with the segment when the segment is
+        # a folder's and the schema has the fast path's fields (else the indexer decodes them).
+        self.side_files = hasattr(self.storage, "folder") and all(
+            name in self.schema for name in fastpath_store.FIELDS
+        )
         self._direct: dict[str, Callable[[PresegmentedText], Items]] = {}
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
@@ -299,22 +306,48 @@ class RebuildWriter(SegmentWriter):
             super()._flush_segment()
             return
         reader = self.per_document_reader()
+        doc_count = reader.doc_count_all()
+        side_fields = set(fastpath_store.FIELDS) if self.side_files else set()
         try:
             terms = self.pool.iter_terms()
             for fieldname, group in itertools.groupby(terms, key=lambda term: term[0][0]):
                 fieldwriter.start_field(fieldname, self.schema[fieldname])
                 length = reader.doc_field_length_reader(fieldname, 0)
-                lengths = [length(docnum) for docnum in range(reader.doc_count_all())]
+                lengths = [length(docnum) for docnum in range(doc_count)]
+                side = PostingsCollector(fieldname) if fieldname in side_fields else None
                 for (_, btext), columns in group:
                     fieldwriter.start_term(btext)
                     postwriter = fieldwriter._postwriter
                     assert type(postwriter) is W3PostingsWriter
                     _add_term_postings(postwriter, *columns, lengths)
                     fieldwriter.finish_term()
+                    if side is not None:
+                        side.add_term(btext.decode("utf-8"), columns[0].tolist(), columns[2])
                 fieldwriter.finish_field()
+                if side is not None:
+                    lengths_column = length_bytes(reader, fieldname, doc_count)
+                    self._write_side_field(fieldname, side.finish(lengths_column))
+                    side_fields.discard(fieldname)
             fieldwriter.close()
+            if self.side_files:
+                for fieldname in side_fields:  # a field no document of the segment has
+                    lengths_column = length_bytes(reader, fieldname, doc_count)
+                    empty = PostingsCollector(fieldname).finish(lengths_column)
+                    self._write_side_field(fieldname, empty)
+                fastpath_store.seal_segment(self._folder(), self._segment_id(), doc_count)
         finally:
             reader.close()
+
+    def _folder(self) -> str:
+        return self.storage.folder
+
+    def _segment_id(self) -> str:
+        return self.newsegment.segment_id()
+
+    def _write_side_field(self, fieldname: str, postings: FieldPostings) -> None:
+        """The search fast path's files of one field, straight from the postings just written
+        (the same arrays :func:`~searcher.fastpath.decode.decode_field` would read back)."""
+        fastpath_store.write_segment_field(self._folder(), self._segment_id(), fieldname, postings)
 
 
 def _writes_blocks(fieldwriter: Any) -> bool:
@@ -352,3 +385,48 @@ def _add_term_postings(
                 postwriter._minlength = shortest
             if longest > postwriter._maxlength:
                 postwriter._maxlength = longest
+
+
+class SegmentSeries:
+    """Rebuild segments written one after another, each closed at a memory budget.
+
+    A :class:`RebuildWriter` keeps its segment's postings in memory until it finishes the
+    segment (spilling sorted runs to disk only past ``limitmb``), so one writer for a whole
+    corpus grows with the corpus. A series closes its segment when the buffered postings pass
+    ``budget_mb`` (estimated) and starts a new one: memory stays bounded by the budget, at the
+    price of more segments (searches loop over segments, so the budget should keep them few).
+    The finished segments are listed in the index by the caller's own writer, which holds the
+    index lock (the series' writers do not lock).
+    """
+
+    def __init__(self, ix: Any, *, limitmb: int, budget_mb: float) -> None:
+        self.ix = ix
+        self.limitmb = limitmb
+        self.budget = budget_mb * 1024 * 1024
+        self.segments: list[Any] = []
+        self._writer: RebuildWriter | None = None
+
+    def add_document(self, **fields: Any) -> None:
+        if self._writer is None:
+            self._writer = RebuildWriter(self.ix, limitmb=self.limitmb, _lk=False)
+        self._writer.add_document(**fields)
+        if self._writer.pool.size >= self.budget:
+            self._close_segment()
+
+    def finish(self) -> list[Any]:
+        """Finish the open segment; every segment written, in order."""
+        if self._writer is not None:
+            self._close_segment()
+        return self.segments
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _close_segment(self) -> None:
+        # What Whoosh's own multiprocessing writer does in each worker: sort and write the
+        # posting lists, close the files; the caller lists the segment in the index.
+        writer, self._writer = self._writer, None
+        assert writer is not None
+        self.segments.append(writer._finalize_segment())
