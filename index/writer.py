@@ -40,7 +40,7 @@ from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
-from searcher.analysis import PresegmentedText, VietnameseTokenizer, index_terms
+from searcher.analysis import PresegmentedText, VietnameseTokenizer, fold, index_terms
 from searcher.fastpath import store as fastpath_store
 from searcher.fastpath.decode import FieldPostings, PostingsCollector, length_bytes
 
@@ -193,33 +193,68 @@ def _encoded_positions(positions: list[int]) -> bytes:
     return pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
 
 
+def _encoded(positions: list[int]) -> bytes:
+    """:func:`_encoded_positions`, shared for the many terms that occur once in a text."""
+    if len(positions) > 1:
+        return _encoded_positions(positions)
+    single = _ONE_POSITION.get(positions[0])
+    if single is None:
+        single = _ONE_POSITION[positions[0]] = _encoded_positions(positions)
+    return single
+
+
+#: Term postings of a text: (UTF-8 term, frequency, encoded positions) per distinct term.
+TextPostings = list[tuple[bytes, int, bytes]]
+#: The text whose postings were computed last, with its accented and folded postings: the
+#: writer asks for a text's accented field and then for its folded companion.
+_last_text: list[Any] = [None, None]
+
+
+def text_postings(value: PresegmentedText) -> tuple[TextPostings, TextPostings]:
+    """A text's accented and its folded term postings, positions in token order.
+
+    The folded terms are the accented ones folded: a folded term that comes from one accented
+    term (most do) has the same positions and encoding; one that several accented terms fold
+    to ("bán", "bạn" → "ban") gets their positions merged (a term has at most one token at a
+    position, so the merge is the token order).
+    """
+    if _last_text[0] is value:
+        return _last_text[1]
+    terms = index_terms(value)
+    grouped: dict[str, list[int]] = {}
+    get = grouped.get
+    for text, position in zip(terms.accented, terms.positions, strict=True):
+        found = get(text)
+        if found is None:
+            grouped[text] = [position]
+        else:
+            found.append(position)
+    accented: TextPostings = []
+    by_folded: dict[str, tuple[list[int], bytes | None]] = {}
+    for text, positions in grouped.items():
+        encoded = _encoded(positions)
+        accented.append((text.encode("utf-8"), len(positions), encoded))
+        key = fold(text)
+        seen = by_folded.get(key)
+        if seen is None:
+            by_folded[key] = (positions, encoded)
+        else:
+            by_folded[key] = (sorted(seen[0] + positions), None)
+    folded: TextPostings = [
+        (text.encode("utf-8"), len(positions), encoded or _encoded(positions))
+        for text, (positions, encoded) in by_folded.items()
+    ]
+    _last_text[:] = [value, (accented, folded)]
+    return accented, folded
+
+
 def positions_postings(value: PresegmentedText, folded: bool, field_boost: float) -> Items:
     """What ``field.index(value)`` yields for a text field with Whoosh's ``Positions`` format
     and bantin's tokenizer: (term, frequency, weight, encoded positions) per distinct term,
     positions in token order, weight = frequency x field boost (every token's boost is 1).
     """
-    terms = index_terms(value)
-    grouped: dict[str, list[int]] = {}
-    for text, position in zip(
-        terms.folded if folded else terms.accented, terms.positions, strict=True
-    ):
-        found = grouped.get(text)
-        if found is None:
-            grouped[text] = [position]
-        else:
-            found.append(position)
-    single = _ONE_POSITION  # most terms occur once in a text: share those encodings
-    items = []
-    for text, positions in grouped.items():
-        count = len(positions)
-        if count == 1:
-            encoded = single.get(positions[0]) or single.setdefault(
-                positions[0], _encoded_positions(positions)
-            )
-        else:
-            encoded = _encoded_positions(positions)
-        items.append((text.encode("utf-8"), count, count * field_boost, encoded))
-    return items
+    postings = text_postings(value)[1 if folded else 0]
+    return [(text, count, count * field_boost, encoded) for text, count, encoded in postings]
 
 
 def _direct_postings(field: Any) -> Callable[[PresegmentedText], Items] | None:

@@ -30,8 +30,8 @@ from searcher.storage import read_current
 TEXT = (
     "Ủy ban nhân dân huyện tổ chức hội nghị sơ kết công tác cải cách hành chính năm 2022 "
     "theo Quyết định 1822/QĐ-UBND ngày 05/7/2022 của TP.HCM về chuyển đổi số và xây dựng "
-    "nông thôn mới tại các xã hòa bình thủy lợi khỏe mạnh Đắk Lắk"
-)
+    "nông thôn mới tại các xã hòa bình thủy lợi khỏe mạnh Đắk Lắk, bạn bán bàn ban"
+)  # the last words fold to one term
 WORDS = TEXT.split(" ")
 
 
