@@ -37,7 +37,7 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from index.bulletin import Bulletin, Skipped
-from index.readers import read_file
+from index.readers import bulletin_files, read_file
 from index.writer import SegmentSeries
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
 from searcher.errors import BantinError, IndexLockedError, IndexUnavailableError
@@ -403,29 +403,15 @@ def _write_segment(
 # --- reading and segmenting ---------------------------------------------------------------
 
 
-def bulletin_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Every file under ``paths`` (folders recursively, in a stable order)."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        yield Path(root) / name
-        else:
-            yield path
-
-
 def _read(
     paths: Iterable[str | os.PathLike[str]], report: BuildReport
 ) -> Iterator[tuple[Bulletin, str]]:
     """Bulletins with the resolved file they came from; skips go into the report."""
     for path in bulletin_files(paths):
-        if not path.exists():
-            report.skipped.append(Skipped(str(path), "no such file or folder"))
+        if isinstance(path, Skipped):
+            report.skipped.append(path)
             continue
-        source_path = str(path.resolve())
+        source_path = os.path.realpath(path)
         try:
             for item in read_file(path):
                 if isinstance(item, Skipped):
@@ -433,7 +419,7 @@ def _read(
                 else:
                     yield item, source_path
         except OSError as error:
-            report.skipped.append(Skipped(str(path), f"cannot read: {error.strerror or error}"))
+            report.skipped.append(Skipped(path, f"cannot read: {error.strerror or error}"))
 
 
 def _segmented(
