@@ -403,18 +403,20 @@ def _add_term_postings(
     kept) and statistics (largest weight, shortest and longest non-zero field length).
     """
     limit = postwriter._blocklimit
+    whole = len(docnums) <= limit  # most terms: one block, taken without slicing
     for start in range(0, len(docnums), limit):
         if start:
             postwriter._write_block()
         stop = start + limit
-        block_weights = weights[start:stop]
-        postwriter._ids.extend(docnums[start:stop])
+        block_docnums = docnums if whole else docnums[start:stop]
+        block_weights = weights if whole else weights[start:stop]
+        postwriter._ids.extend(block_docnums)
         postwriter._weights.extend(block_weights.tolist())
         heaviest = max(block_weights)
         if heaviest > postwriter._maxweight:
             postwriter._maxweight = heaviest
-        postwriter._values.extend(value for value in values[start:stop] if value)
-        block_lengths = [n for n in map(lengths.__getitem__, docnums[start:stop]) if n]
+        postwriter._values.extend(filter(None, values if whole else values[start:stop]))
+        block_lengths = list(filter(None, map(lengths.__getitem__, block_docnums)))
         if block_lengths:
             shortest, longest = min(block_lengths), max(block_lengths)
             if postwriter._minlength is None or shortest < postwriter._minlength:

@@ -18,6 +18,7 @@ the schema): keep the class names and module stable.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -252,6 +253,8 @@ def _syllable_tokens(nfc: str, segmentation: Segmentation | None) -> list[tuple[
 
 
 SYLLABLE, COMPOUND, PROTECTED = "syllable", "compound", "protected"
+#: An AnalyzedToken from a row tuple, without a Python-level call per token.
+_token_of_row = functools.partial(tuple.__new__, AnalyzedToken)
 
 
 def analyze(
@@ -280,13 +283,15 @@ def analyze(
     syllable_texts = [canonical_syllable(nfc[start:end]) for start, end in spans]
     syllables = list(
         map(
-            AnalyzedToken,
-            syllable_texts,
-            range(len(spans)),
-            [starts[start] for start, _ in spans],
-            [starts[end] for _, end in spans],
-            itertools.repeat(SYLLABLE),
-            itertools.repeat(1),
+            _token_of_row,
+            zip(
+                syllable_texts,
+                range(len(spans)),
+                [starts[start] for start, _ in spans],
+                [starts[end] for _, end in spans],
+                itertools.repeat(SYLLABLE),
+                itertools.repeat(1),
+            ),
         )
     )
     extras: list[AnalyzedToken] = []  # compounds, then protected forms
