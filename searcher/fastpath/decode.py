@@ -30,8 +30,9 @@ _EXTENT = struct.Struct("!qi")
 _BLOCK_MAGIC = b"W3Bl"
 _PICKLE_LIST = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)
 _K, _M, _J = ord("K"), ord("M"), ord("J")
-#: Postings whose position lists are parsed together (bounds the writer's memory).
-_BATCH = 1 << 20
+#: Postings whose position lists are parsed together (bounds the writer's memory: parsing
+#: takes about 150 bytes a posting).
+_BATCH = 1 << 18
 
 
 class UnsupportedSegment(Exception):
@@ -88,7 +89,7 @@ class PostingsCollector:
         self.fieldname = fieldname
         self.terms: list[str] = []
         self._term_ptr = array("q", [0])
-        self._doc_ids = array("q")
+        self._doc_ids = array("i")  # segment-local document numbers
         self._freq_parts: list[np.ndarray] = []
         self._position_parts: list[np.ndarray] = []
         self._batch: list[bytes] = []
@@ -104,14 +105,15 @@ class PostingsCollector:
 
     def _parse_batch(self) -> None:
         freqs, positions = _parse_positions(self._batch)
-        self._freq_parts.append(freqs)
-        self._position_parts.append(positions)
+        # Kept as uint32 until the end, then narrowed to what the whole field needs.
+        self._freq_parts.append(freqs.astype(np.uint32))
+        self._position_parts.append(positions.astype(np.uint32))
         self._batch = []
 
     def finish(self, length_bytes: np.ndarray) -> FieldPostings:
         if self._batch:
             self._parse_batch()
-        docs = np.frombuffer(self._doc_ids, dtype=np.int64)
+        docs = np.frombuffer(self._doc_ids, dtype=np.int32)
         parts, position_parts = self._freq_parts, self._position_parts
         freqs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
         positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
