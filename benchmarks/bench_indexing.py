@@ -93,7 +93,8 @@ def _run_build(source: Path, work: Path, jobs: int) -> dict:
     report = build_index([source], index_dir, jobs=jobs)
     live = read_current(index_dir).path
     size = sum(f.stat().st_size for f in live.rglob("*") if f.is_file())
-    return {"docs": report.indexed, "index_bytes": size}
+    segments = len([p for p in (live / "fastpath").iterdir() if p.name != "weights"])
+    return {"docs": report.indexed, "index_bytes": size, "segments": segments}
 
 
 def run_case(case: str, source: Path, work: Path) -> dict:
@@ -159,8 +160,8 @@ def text_megabytes(records: list[dict]) -> float:
 
 def table(results: dict[str, list[dict]], megabytes: float) -> str:
     lines = [
-        "| case | documents/s | MB/s | wall s | CPU s | peak RSS (MB) | index size (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| case | documents/s | MB/s | wall s | CPU s | peak RSS (MB) | index MB | segments |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case, runs in results.items():
         seconds = statistics.median(r["seconds"] for r in runs)
@@ -169,9 +170,10 @@ def table(results: dict[str, list[dict]], megabytes: float) -> str:
         rss = statistics.median(r["peak_rss"] for r in runs) / 1e6
         size = runs[0]["index_bytes"]
         size_text = f"{size / 1e6:.0f}" if size is not None else "–"
+        segments = runs[0].get("segments", "–")
         lines.append(
             f"| {CASES[case]} | {docs / seconds:.1f} | {megabytes / seconds:.2f} | "
-            f"{seconds:.1f} | {cpu:.1f} | {rss:.0f} | {size_text} |"
+            f"{seconds:.1f} | {cpu:.1f} | {rss:.0f} | {size_text} | {segments} |"
         )
     return "\n".join(lines)
 

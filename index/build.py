@@ -7,10 +7,12 @@ generation, applies additions, changes (by content hash) and removals, and publi
 way. One writer at a time: a second one is refused with a clear message.
 
 Bulletins are segmented in batches and handed to Whoosh with their segmentation attached. With
-``jobs > 1`` a rebuild runs ``jobs`` worker processes that each segment, analyse and write a
-Whoosh segment of their own, while this process reads the input and hands out batches; the
+``jobs > 1`` a rebuild runs ``jobs`` worker processes that each segment, analyse and write
+Whoosh segments of their own, while this process reads the input and hands out batches; the
 segments are committed together, unmerged, so the costly part of indexing (analysis, posting
-lists, the final sort and write) runs on every core.
+lists, the final sort and write) runs on every core. A writer closes its segment and starts
+another when its buffered postings pass ``SEGMENT_MB``, so memory does not grow with the corpus;
+each segment's search side files are written with it, from the postings in memory.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from typing import Any
 from whoosh import index as whoosh_index
 
 from index.bulletin import Bulletin, Skipped
-from index.readers import read_file
-from index.writer import RebuildWriter
+from index.readers import bulletin_files, read_file
+from index.writer import SegmentSeries
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
 from searcher.errors import BantinError, IndexLockedError, IndexUnavailableError
 from searcher.fastpath import prepare_fast_path
@@ -60,7 +62,10 @@ BATCH_CHARS = 1_000_000
 #: Batches queued for each worker process: keeps it busy while bounding memory.
 BATCHES_IN_FLIGHT = 2
 #: Posting buffer of each Whoosh writer (MB) before it spills a sorted run to disk.
-LIMIT_MB = 256
+LIMIT_MB = 512
+#: Posting buffer (estimated MB) at which a writer closes its segment and starts another:
+#: bounds each writer's memory; see SegmentSeries for the trade-off with the segment count.
+SEGMENT_MB = 400
 #: Generations kept after a publish: the live one and the one before (for readers mid-switch).
 KEEP_GENERATIONS = 2
 
@@ -103,8 +108,8 @@ def build_index(
 ) -> BuildReport:
     """Rebuild the index at ``index_dir`` from bulletin files or folders, atomically.
 
-    With ``jobs > 1``, that many worker processes segment and index in parallel (one Whoosh
-    segment each), unless the input is too small to be worth it.
+    With ``jobs > 1``, that many worker processes segment and index in parallel (Whoosh
+    segments of their own), unless the input is too small to be worth it.
     """
     index_dir = Path(index_dir)
     started = time.perf_counter()
@@ -226,22 +231,31 @@ def _first_of_each_id(
 
 
 def _write_here(ix: Any, items: Iterator[tuple[Bulletin, str]], progress: Progress | None) -> int:
-    """Index ``items`` in this process into one segment; returns how many (0: nothing written)."""
-    writer = RebuildWriter(ix, limitmb=LIMIT_MB)
+    """Index ``items`` in this process; returns how many (0: nothing written)."""
+    # The parent writer holds the index lock and lists the series' segments in the index.
+    writer = ix.writer()
+    series = SegmentSeries(ix, limitmb=LIMIT_MB, budget_mb=SEGMENT_MB)
     count = 0
     try:
         for item, source_path in _segmented(items, 1):
-            writer.add_document(**_fields(item, source_path))
+            series.add_document(**_fields(item, source_path))
             count += 1
             if progress:
                 progress(1)
+        segments = series.finish()
     except BaseException:
+        series.cancel()
         writer.cancel()
         raise
-    if count:
-        writer.commit()
-    else:
+    return _commit_segments(writer, segments, count)
+
+
+def _commit_segments(writer: Any, segments: list[Any], count: int) -> int:
+    """List finished ``segments`` in the index, unmerged; returns ``count`` (0: none)."""
+    if not count:
         writer.cancel()
+        return 0
+    writer.commit(mergetype=lambda _writer, existing: [*existing, *segments])
     return count
 
 
@@ -255,15 +269,15 @@ def _write_in_workers(
     jobs: int,
     progress: Progress | None,
 ) -> int:
-    """Index ``items`` in ``jobs`` worker processes, one segment each, committed unmerged.
+    """Index ``items`` in ``jobs`` worker processes, segments of their own, committed unmerged.
 
     This process reads the input and deals batches out in turn through small bounded queues
     (so memory stays bounded and a given ``jobs`` always puts the same bulletins in the same
-    segment); each worker segments, analyses and writes its batches with a writer of its own
-    and at the end finishes its segment (sorting and writing its posting lists) in parallel
-    with the others. Whoosh's own ``procs`` writer works the same way, but cannot segment in
-    batches and loses a dead worker's documents silently; here any failure stops the build
-    before anything is published.
+    segment); each worker segments, analyses and writes its batches with writers of its own
+    and finishes a segment (sorting and writing its posting lists) whenever its memory budget
+    is reached and at the end, in parallel with the others. Whoosh's own ``procs`` writer works
+    the same way, but cannot segment in batches and loses a dead worker's documents silently;
+    here any failure stops the build before anything is published.
     """
     context = multiprocessing.get_context("forkserver")
     inboxes = [context.Queue(maxsize=BATCHES_IN_FLIGHT) for _ in range(jobs)]
@@ -271,7 +285,7 @@ def _write_in_workers(
     workers = [
         context.Process(
             target=_write_segment,
-            args=(n, str(folder), inboxes[n], crew.messages, LIMIT_MB),
+            args=(n, str(folder), inboxes[n], crew.messages, LIMIT_MB, SEGMENT_MB),
             name=f"bantin-index-{n}",
             daemon=True,
         )
@@ -307,11 +321,7 @@ def _write_in_workers(
                 worker.join()
         for inbox in inboxes:
             inbox.close()
-    if not count:
-        writer.cancel()
-        return 0
-    writer.commit(mergetype=lambda _writer, existing: [*existing, *segments])
-    return count
+    return _commit_segments(writer, segments, count)
 
 
 class _Crew:
@@ -333,11 +343,11 @@ class _Crew:
                 self._check(workers)
 
     def segments(self, workers: list[Any]) -> list[Any]:
-        """Wait for every worker's segment (None from a worker that got no bulletins)."""
+        """Wait for every worker's segments (none from a worker that got no bulletins)."""
         while len(self.done) < len(workers):
             if not self._receive(block=True):
                 self._check(workers)
-        return [self.done[n] for n in sorted(self.done) if self.done[n] is not None]
+        return [segment for n in sorted(self.done) for segment in self.done[n]]
 
     def _receive(self, *, block: bool) -> bool:
         """Handle waiting messages; with ``block``, wait a little for one. True if any came."""
@@ -369,26 +379,21 @@ class _Crew:
                 )
 
 
-def _write_segment(number: int, folder: str, inbox: Any, messages: Any, limitmb: int) -> None:
-    """Worker process: segment and index batches into a segment of its own, then report it."""
+def _write_segment(
+    number: int, folder: str, inbox: Any, messages: Any, limitmb: int, segment_mb: float
+) -> None:
+    """Worker process: segment and index batches into segments of its own, then report them."""
     try:
         ix = whoosh_index.open_dir(folder)
         # Not locked: the parent holds the index lock; every writer makes its own segment.
-        writer = RebuildWriter(ix, limitmb=limitmb, _lk=False)
+        series = SegmentSeries(ix, limitmb=limitmb, budget_mb=segment_mb)
         segmenter = default_segmenter()
         for batch in iter(inbox.get, None):
             segmentations = segmenter.segment_many(_texts(batch))
             for item, source_path in _attach(batch, segmentations):
-                writer.add_document(**_fields(item, source_path))
+                series.add_document(**_fields(item, source_path))
             messages.put((_INDEXED, number, len(batch)))
-        if writer.doc_count():
-            # What Whoosh's own multiprocessing writer does in each worker: sort and write
-            # the posting lists, close the files; the parent lists the segment in the index.
-            segment = writer._finalize_segment()
-        else:
-            writer._close_segment()
-            segment = None
-        messages.put((_DONE, number, segment))
+        messages.put((_DONE, number, series.finish()))
     except OSError as error:
         messages.put((_FAILED, number, OSError(error.errno, error.strerror, error.filename)))
     except BaseException:
@@ -398,29 +403,15 @@ def _write_segment(number: int, folder: str, inbox: Any, messages: Any, limitmb:
 # --- reading and segmenting ---------------------------------------------------------------
 
 
-def bulletin_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Every file under ``paths`` (folders recursively, in a stable order)."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(files):
-                    if not name.startswith("."):
-                        yield Path(root) / name
-        else:
-            yield path
-
-
 def _read(
     paths: Iterable[str | os.PathLike[str]], report: BuildReport
 ) -> Iterator[tuple[Bulletin, str]]:
     """Bulletins with the resolved file they came from; skips go into the report."""
     for path in bulletin_files(paths):
-        if not path.exists():
-            report.skipped.append(Skipped(str(path), "no such file or folder"))
+        if isinstance(path, Skipped):
+            report.skipped.append(path)
             continue
-        source_path = str(path.resolve())
+        source_path = os.path.realpath(path)
         try:
             for item in read_file(path):
                 if isinstance(item, Skipped):
@@ -428,7 +419,7 @@ def _read(
                 else:
                     yield item, source_path
         except OSError as error:
-            report.skipped.append(Skipped(str(path), f"cannot read: {error.strerror or error}"))
+            report.skipped.append(Skipped(path, f"cannot read: {error.strerror or error}"))
 
 
 def _segmented(

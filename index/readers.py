@@ -51,6 +51,17 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 def read_bulletins(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
     """Bulletins from files and folders (recursively, in sorted order), each file once."""
+    for item in bulletin_files(paths):
+        if isinstance(item, Skipped):
+            yield item
+        else:
+            yield from read_file(item)
+
+
+def bulletin_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str | Skipped]:
+    """The files to read under ``paths``, each once, in a fixed order; a missing path is
+    a `Skipped`. Files named directly are read whatever their kind (and refused with a reason
+    if unsupported); in folders, only files that may hold bulletins are listed."""
     seen: set[str] = set()
     for path in paths:
         for item in _expand(os.fspath(path)):
@@ -58,10 +69,9 @@ def read_bulletins(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Record]:
                 yield item
                 continue
             real = os.path.realpath(item)
-            if real in seen:
-                continue
-            seen.add(real)
-            yield from read_file(item)
+            if real not in seen:
+                seen.add(real)
+                yield item
 
 
 def _expand(path: str) -> Iterator[str | Skipped]:

@@ -26,6 +26,7 @@ What reaches the codec, and so what is on disk, is exactly what Whoosh's own wri
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import marshal
@@ -40,7 +41,9 @@ from whoosh.system import pack_uint
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
-from searcher.analysis import PresegmentedText, VietnameseTokenizer, index_terms
+from searcher.analysis import PresegmentedText, VietnameseTokenizer, fold, index_terms
+from searcher.fastpath import store as fastpath_store
+from searcher.fastpath.decode import FieldPostings, PostingsCollector, length_bytes
 
 #: Estimated bytes held per distinct term (dict entry, key, three columns) and per posting
 #: (array items, list slot, amortised growth) plus its value: on real bulletins the pool's
@@ -191,33 +194,68 @@ def _encoded_positions(positions: list[int]) -> bytes:
     return pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
 
 
+def _encoded(positions: list[int]) -> bytes:
+    """:func:`_encoded_positions`, shared for the many terms that occur once in a text."""
+    if len(positions) > 1:
+        return _encoded_positions(positions)
+    single = _ONE_POSITION.get(positions[0])
+    if single is None:
+        single = _ONE_POSITION[positions[0]] = _encoded_positions(positions)
+    return single
+
+
+#: Term postings of a text: (UTF-8 term, frequency, encoded positions) per distinct term.
+TextPostings = list[tuple[bytes, int, bytes]]
+#: The text whose postings were computed last, with its accented and folded postings: the
+#: writer asks for a text's accented field and then for its folded companion.
+_last_text: list[Any] = [None, None]
+
+
+def text_postings(value: PresegmentedText) -> tuple[TextPostings, TextPostings]:
+    """A text's accented and its folded term postings, positions in token order.
+
+    The folded terms are the accented ones folded: a folded term that comes from one accented
+    term (most do) has the same positions and encoding; one that several accented terms fold
+    to ("bán", "bạn" → "ban") gets their positions merged (a term has at most one token at a
+    position, so the merge is the token order).
+    """
+    if _last_text[0] is value:
+        return _last_text[1]
+    terms = index_terms(value)
+    grouped: dict[str, list[int]] = {}
+    get = grouped.get
+    for text, position in zip(terms.accented, terms.positions, strict=True):
+        found = get(text)
+        if found is None:
+            grouped[text] = [position]
+        else:
+            found.append(position)
+    accented: TextPostings = []
+    by_folded: dict[str, tuple[list[int], bytes | None]] = {}
+    for text, positions in grouped.items():
+        encoded = _encoded(positions)
+        accented.append((text.encode("utf-8"), len(positions), encoded))
+        key = fold(text)
+        seen = by_folded.get(key)
+        if seen is None:
+            by_folded[key] = (positions, encoded)
+        else:
+            by_folded[key] = (sorted(seen[0] + positions), None)
+    folded: TextPostings = [
+        (text.encode("utf-8"), len(positions), encoded or _encoded(positions))
+        for text, (positions, encoded) in by_folded.items()
+    ]
+    _last_text[:] = [value, (accented, folded)]
+    return accented, folded
+
+
 def positions_postings(value: PresegmentedText, folded: bool, field_boost: float) -> Items:
     """What ``field.index(value)`` yields for a text field with Whoosh's ``Positions`` format
     and bantin's tokenizer: (term, frequency, weight, encoded positions) per distinct term,
     positions in token order, weight = frequency x field boost (every token's boost is 1).
     """
-    terms = index_terms(value)
-    grouped: dict[str, list[int]] = {}
-    for text, position in zip(
-        terms.folded if folded else terms.accented, terms.positions, strict=True
-    ):
-        found = grouped.get(text)
-        if found is None:
-            grouped[text] = [position]
-        else:
-            found.append(position)
-    single = _ONE_POSITION  # most terms occur once in a text: share those encodings
-    items = []
-    for text, positions in grouped.items():
-        count = len(positions)
-        if count == 1:
-            encoded = single.get(positions[0]) or single.setdefault(
-                positions[0], _encoded_positions(positions)
-            )
-        else:
-            encoded = _encoded_positions(positions)
-        items.append((text.encode("utf-8"), count, count * field_boost, encoded))
-    return items
+    postings = text_postings(value)[1 if folded else 0]
+    return [(text, count, count * field_boost, encoded) for text, count, encoded in postings]
 
 
 def _direct_postings(field: Any) -> Callable[[PresegmentedText], Items] | None:
@@ -239,6 +277,11 @@ class RebuildWriter(SegmentWriter):
     def __init__(self, ix: Any, *, limitmb: int, **kwargs: Any) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self.pool = TermPool(self._tempstorage, limitmb)
+        # The search fast path's side files are written with the segment when the segment is
+        # a folder's and the schema has the fast path's fields (else the indexer decodes them).
+        self.side_files = hasattr(self.storage, "folder") and all(
+            name in self.schema for name in fastpath_store.FIELDS
+        )
         self._direct: dict[str, Callable[[PresegmentedText], Items]] = {}
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
@@ -299,22 +342,48 @@ class RebuildWriter(SegmentWriter):
             super()._flush_segment()
             return
         reader = self.per_document_reader()
+        doc_count = reader.doc_count_all()
+        side_fields = set(fastpath_store.FIELDS) if self.side_files else set()
         try:
             terms = self.pool.iter_terms()
             for fieldname, group in itertools.groupby(terms, key=lambda term: term[0][0]):
                 fieldwriter.start_field(fieldname, self.schema[fieldname])
                 length = reader.doc_field_length_reader(fieldname, 0)
-                lengths = [length(docnum) for docnum in range(reader.doc_count_all())]
+                lengths = [length(docnum) for docnum in range(doc_count)]
+                side = PostingsCollector(fieldname) if fieldname in side_fields else None
                 for (_, btext), columns in group:
                     fieldwriter.start_term(btext)
                     postwriter = fieldwriter._postwriter
                     assert type(postwriter) is W3PostingsWriter
                     _add_term_postings(postwriter, *columns, lengths)
                     fieldwriter.finish_term()
+                    if side is not None:
+                        side.add_term(btext.decode("utf-8"), columns[0].tolist(), columns[2])
                 fieldwriter.finish_field()
+                if side is not None:
+                    lengths_column = length_bytes(reader, fieldname, doc_count)
+                    self._write_side_field(fieldname, side.finish(lengths_column))
+                    side_fields.discard(fieldname)
             fieldwriter.close()
+            if self.side_files:
+                for fieldname in side_fields:  # a field no document of the segment has
+                    lengths_column = length_bytes(reader, fieldname, doc_count)
+                    empty = PostingsCollector(fieldname).finish(lengths_column)
+                    self._write_side_field(fieldname, empty)
+                fastpath_store.seal_segment(self._folder(), self._segment_id(), doc_count)
         finally:
             reader.close()
+
+    def _folder(self) -> str:
+        return self.storage.folder
+
+    def _segment_id(self) -> str:
+        return self.newsegment.segment_id()
+
+    def _write_side_field(self, fieldname: str, postings: FieldPostings) -> None:
+        """The search fast path's files of one field, straight from the postings just written
+        (the same arrays :func:`~searcher.fastpath.decode.decode_field` would read back)."""
+        fastpath_store.write_segment_field(self._folder(), self._segment_id(), fieldname, postings)
 
 
 def _writes_blocks(fieldwriter: Any) -> bool:
@@ -334,21 +403,76 @@ def _add_term_postings(
     kept) and statistics (largest weight, shortest and longest non-zero field length).
     """
     limit = postwriter._blocklimit
+    whole = len(docnums) <= limit  # most terms: one block, taken without slicing
     for start in range(0, len(docnums), limit):
         if start:
             postwriter._write_block()
         stop = start + limit
-        block_weights = weights[start:stop]
-        postwriter._ids.extend(docnums[start:stop])
+        block_docnums = docnums if whole else docnums[start:stop]
+        block_weights = weights if whole else weights[start:stop]
+        postwriter._ids.extend(block_docnums)
         postwriter._weights.extend(block_weights.tolist())
         heaviest = max(block_weights)
         if heaviest > postwriter._maxweight:
             postwriter._maxweight = heaviest
-        postwriter._values.extend(value for value in values[start:stop] if value)
-        block_lengths = [n for n in map(lengths.__getitem__, docnums[start:stop]) if n]
+        postwriter._values.extend(filter(None, values if whole else values[start:stop]))
+        block_lengths = list(filter(None, map(lengths.__getitem__, block_docnums)))
         if block_lengths:
             shortest, longest = min(block_lengths), max(block_lengths)
             if postwriter._minlength is None or shortest < postwriter._minlength:
                 postwriter._minlength = shortest
             if longest > postwriter._maxlength:
                 postwriter._maxlength = longest
+
+
+class SegmentSeries:
+    """Rebuild segments written one after another, each closed at a memory budget.
+
+    A :class:`RebuildWriter` keeps its segment's postings in memory until it finishes the
+    segment (spilling sorted runs to disk only past ``limitmb``), so one writer for a whole
+    corpus grows with the corpus. A series closes its segment when the buffered postings pass
+    ``budget_mb`` (estimated) and starts a new one: memory stays bounded by the budget, at the
+    price of more segments (searches loop over segments, so the budget should keep them few).
+    The finished segments are listed in the index by the caller's own writer, which holds the
+    index lock (the series' writers do not lock).
+    """
+
+    def __init__(self, ix: Any, *, limitmb: int, budget_mb: float) -> None:
+        self.ix = ix
+        self.limitmb = limitmb
+        self.budget = budget_mb * 1024 * 1024
+        self.segments: list[Any] = []
+        self._writer: RebuildWriter | None = None
+
+    def add_document(self, **fields: Any) -> None:
+        if self._writer is None:
+            self._writer = RebuildWriter(self.ix, limitmb=self.limitmb, _lk=False)
+        self._writer.add_document(**fields)
+        # The pool's millions of lists and tuples live until the segment closes and hold no
+        # cycles: keep the cyclic garbage collector from walking them again and again (it
+        # took a tenth of the build). Frozen objects are handed back when the segment closes.
+        gc.freeze()
+        if self._writer.pool.size >= self.budget:
+            self._close_segment()
+
+    def finish(self) -> list[Any]:
+        """Finish the open segment; every segment written, in order."""
+        if self._writer is not None:
+            self._close_segment()
+        return self.segments
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+        gc.unfreeze()
+
+    def _close_segment(self) -> None:
+        # What Whoosh's own multiprocessing writer does in each worker: sort and write the
+        # posting lists, close the files; the caller lists the segment in the index.
+        writer, self._writer = self._writer, None
+        assert writer is not None
+        try:
+            self.segments.append(writer._finalize_segment())
+        finally:
+            gc.unfreeze()

@@ -5,18 +5,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import unicodedata
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from corpus import corpus_files
+from index.readers import read_file
+from searcher import analysis
 from searcher.analysis import (
+    PresegmentedText,
     VietnameseAnalyzer,
     analyze,
     canonical_syllable,
+    default_segmenter,
     fold,
     has_diacritics,
+    index_terms,
     nfc_with_offsets,
+    normalize_query_text,
+    segmenter_input,
+    to_segmenter_style,
 )
 
 
@@ -260,3 +270,83 @@ def _move_tone_to_first_vowel(word: str) -> str:
     while i < len(bare) and unicodedata.combining(bare[i]):
         i += 1
     return unicodedata.normalize("NFC", bare[:i] + tone + bare[i:])
+
+
+# --- The column-wise analysis against the token-by-token one it replaced -----------------------
+
+
+def _reference_analyze(text: str, segmentation: Any = None, segment: bool = True) -> list[tuple]:
+    """The analysis as first written (a token object at a time, then one sort), kept as the
+    oracle of the faster column-wise implementation."""
+    if not text:
+        return []
+    nfc, starts = nfc_with_offsets(text)
+    if segmentation is None and segment:
+        segmentation = default_segmenter().segment(to_segmenter_style(nfc))
+    spans = []
+    for start, end in segmentation.syllables if segment else [(0, len(nfc))]:
+        for match in analysis._WORD_CHARS.finditer(nfc, start, end):
+            stop = match.end()
+            while stop < len(nfc) and unicodedata.combining(nfc[stop]):
+                stop += 1
+            spans.append((match.start(), stop))
+    tokens = []
+    words = []
+    for position, (start, end) in enumerate(spans):
+        words.append(canonical_syllable(nfc[start:end]))
+        tokens.append((words[-1], position, starts[start], starts[end], "syllable", 1))
+
+    def covered(start: int, end: int) -> tuple[int, int]:
+        first, last = analysis._covered_positions(spans, start, end)
+        return (0, -1) if first is None or last is None else (first, last)
+
+    for start, end, is_compound in segmentation.words if segment else []:
+        first, last = covered(start, end)
+        if is_compound and last > first:
+            text_ = "_".join(words[first : last + 1])
+            span = (starts[spans[first][0]], starts[spans[last][1]])
+            tokens.append((text_, first, *span, "compound", last - first + 1))
+    for match in analysis._PROTECTED.finditer(nfc):
+        first, last = covered(*match.span())
+        if last > first:
+            protected = normalize_query_text(match.group(0))
+            span = (starts[match.start()], starts[match.end()])
+            tokens.append((protected, first, *span, "protected", last - first + 1))
+    tokens.sort(key=lambda t: (t[1], t[4] != "syllable", t[5]))
+    return tokens
+
+
+_mixed = st.sampled_from(["TP.HCM", "05/7/2022", "1822/QĐ-UBND", "9001:2015", "1.512,5", "x̃"])
+mixed_text = st.lists(
+    st.one_of(syllable(), _punctuation, _mixed).flatmap(lambda s: st.just(s + " ")),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(mixed_text, st.booleans())
+@example("các cơ sở giáo dục. D.T", True)  # a compound and a protected form at one position
+def test_analysis_matches_the_token_by_token_reference(text: str, segment: bool) -> None:
+    assert [tuple(t) for t in analyze(text, segment=segment)] == _reference_analyze(
+        text, segment=segment
+    )
+
+
+def test_index_terms_match_the_reference_on_the_shipped_bulletins() -> None:
+    texts = [
+        text
+        for path in corpus_files()
+        for bulletin in read_file(path)
+        for text in (bulletin.title, bulletin.body)
+    ]
+    assert len(texts) == 10
+    for text in texts:
+        expected = _reference_analyze(text)
+        segmentation = default_segmenter().segment(segmenter_input(text))
+        terms_ = index_terms(PresegmentedText(text, segmentation))
+        assert list(terms_.accented) == [t[0] for t in expected]
+        assert list(terms_.folded) == [fold(t[0]) for t in expected]
+        assert list(terms_.positions) == [t[1] for t in expected]
+        assert list(zip(terms_.startchars, terms_.endchars, strict=True)) == [
+            (t[2], t[3]) for t in expected
+        ]

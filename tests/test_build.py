@@ -64,6 +64,21 @@ def test_mixed_folder_indexes_good_files_and_reports_bad_ones(tmp_path: Path) ->
     assert all(reason for reason in reasons.values())
 
 
+def test_files_are_walked_like_the_readers_walk_them(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / ".hidden").mkdir(parents=True)
+    good = jsonl(folder / "good.jsonl", [bulletin(1)])
+    jsonl(folder / ".hidden" / "old.jsonl", [bulletin(2)])
+    (folder / "notes.md").write_text("# not a bulletin", "utf-8")
+    report = build_index([folder, good, tmp_path / "missing.jsonl"], tmp_path / "ix")
+    assert report.indexed == 1
+    # Each file once (no duplicate id from good.jsonl given twice); in a folder, files of an
+    # unsupported kind and hidden ones are left out silently; a missing path is reported.
+    assert [(Path(s.source).name, s.reason) for s in report.skipped] == [
+        ("missing.jsonl", "no such file or directory")
+    ]
+
+
 def test_nothing_indexed_is_an_error_and_keeps_the_old_index(tmp_path: Path) -> None:
     build_index([jsonl(tmp_path / "a.jsonl", [bulletin(1)])], tmp_path / "ix")
     (tmp_path / "bad.txt").write_bytes(b"")

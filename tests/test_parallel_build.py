@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -15,21 +16,22 @@ from whoosh.writing import SegmentWriter
 
 import index.build
 import index.writer
-from index import build_index
+from index import build_index, update_index
 from index.build import _attach, _fields, _texts
 from index.readers import read_file
 from index.writer import RebuildWriter, TermPool
 from searcher import Searcher
 from searcher.analysis import default_segmenter
 from searcher.errors import BantinError
+from searcher.fastpath.store import write_side_files
 from searcher.schema import build_schema
 from searcher.storage import read_current
 
 TEXT = (
     "Ủy ban nhân dân huyện tổ chức hội nghị sơ kết công tác cải cách hành chính năm 2022 "
     "theo Quyết định 1822/QĐ-UBND ngày 05/7/2022 của TP.HCM về chuyển đổi số và xây dựng "
-    "nông thôn mới tại các xã hòa bình thủy lợi khỏe mạnh Đắk Lắk"
-)
+    "nông thôn mới tại các xã hòa bình thủy lợi khỏe mạnh Đắk Lắk, bạn bán bàn ban"
+)  # the last words fold to one term
 WORDS = TEXT.split(" ")
 
 
@@ -117,10 +119,16 @@ def test_parallel_rebuild_answers_like_a_serial_one(
     ix = whoosh_index.open_dir(str(read_current(tmp_path / "parallel").path))
     assert len(ix._segments()) == 2
     ix.close()
-    with Searcher(tmp_path / "serial") as one, Searcher(tmp_path / "parallel") as two:
-        assert two.doc_count() == 30
+    assert_same_answers(tmp_path / "serial", tmp_path / "parallel", 30)
+
+
+def assert_same_answers(one: Path, two: Path, count: int) -> None:
+    """Both indexes hold ``count`` bulletins and answer queries with the same hits and scores."""
+    with Searcher(one) as first_searcher, Searcher(two) as second_searcher:
+        assert first_searcher.doc_count() == second_searcher.doc_count() == count
         for query in ("cai cach hanh chinh", "thủy lợi", '"chuyển đổi số"', "1822/QĐ-UBND"):
-            first, second = one.search(query, per_page=100), two.search(query, per_page=100)
+            first = first_searcher.search(query, per_page=100)
+            second = second_searcher.search(query, per_page=100)
             assert first.total == second.total > 0
             assert sorted((h.id, round(h.score, 6)) for h in first.hits) == sorted(
                 (h.id, round(h.score, 6)) for h in second.hits
@@ -149,3 +157,55 @@ def test_a_dead_worker_fails_the_build_and_keeps_the_old_index(
     assert not [e for e in index_dir.iterdir() if e.name.startswith(".tmp-")]
     with Searcher(index_dir) as s:
         assert s.doc_count() == 2
+
+
+# --- segments closed at a memory budget, and their fast-path side files ---------------------
+
+
+def side_files(generation: Path) -> dict[str, bytes]:
+    folder = generation / "fastpath"
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def decoded_side_files(generation: Path, scratch: Path) -> dict[str, bytes]:
+    """The side files made the other way: decoded from the Whoosh segments on disk."""
+    shutil.copytree(generation, scratch)
+    shutil.rmtree(scratch / "fastpath")
+    assert write_side_files(scratch, jobs=1) > 0
+    return side_files(scratch)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_segments_close_at_the_budget_with_their_side_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", bulletins(40))
+    one = build_index([source], tmp_path / "one")
+    monkeypatch.setattr(index.build, "BATCH_SIZE", 4)  # batches for both workers
+    monkeypatch.setattr(index.build, "SEGMENT_MB", 0.05)  # a few bulletins' postings
+    many = build_index([source], tmp_path / "many", jobs=jobs)
+    generation = read_current(tmp_path / "many").path
+    ix = whoosh_index.open_dir(str(generation))
+    segments = [segment.segment_id() for segment in ix._segments()]
+    ix.close()
+    assert len(segments) > 3 * jobs
+    written = side_files(generation)
+    assert {name.split("/")[0] for name in written} == {*segments, "weights"}
+    assert written == decoded_side_files(generation, tmp_path / "decoded")
+    assert one.indexed == many.indexed == 40
+    assert_same_answers(tmp_path / "one", tmp_path / "many", 40)
+
+
+def test_side_files_after_an_update_equal_decoded_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = bulletins(30)
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    monkeypatch.setattr(index.build, "SEGMENT_MB", 0.1)
+    build_index([source], tmp_path / "ix")
+    records[3]["body"] += " Bổ sung thủy lợi."
+    write_jsonl(source, [*records[:20], *bulletins(35)[30:]])
+    report = update_index([source], tmp_path / "ix")
+    assert (report.added, report.updated, report.removed) == (5, 1, 10)
+    generation = read_current(tmp_path / "ix").path
+    assert side_files(generation) == decoded_side_files(generation, tmp_path / "decoded")

@@ -18,7 +18,7 @@ import pickle
 import struct
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -30,8 +30,9 @@ _EXTENT = struct.Struct("!qi")
 _BLOCK_MAGIC = b"W3Bl"
 _PICKLE_LIST = np.frombuffer(b"\x80\x02]q\x00", dtype=np.uint8)
 _K, _M, _J = ord("K"), ord("M"), ord("J")
-#: Postings whose position lists are parsed together (bounds the writer's memory).
-_BATCH = 1 << 20
+#: Postings whose position lists are parsed together (bounds the writer's memory: parsing
+#: takes about 150 bytes a posting).
+_BATCH = 1 << 18
 
 
 class UnsupportedSegment(Exception):
@@ -65,45 +66,71 @@ def decode_field(segment_reader: Any, fieldname: str) -> FieldPostings:
         prefix = terms_reader._keycoder(fieldname, b"")
     except AttributeError as error:
         raise UnsupportedSegment(f"not a whoosh3 segment ({error})") from None
-    terms: list[str] = []
-    term_ptr = array("q", [0])
-    doc_ids = array("q")
-    freq_parts: list[np.ndarray] = []
-    position_parts: list[np.ndarray] = []
-    batch: list[bytes] = []
+    collector = PostingsCollector(fieldname)
     field_number = prefix[:2]
     for key, value in tindex.items_from(prefix):
         if key[:2] != field_number:
             break
-        terms.append(key[2:].decode("utf-8"))
-        _term_postings(postfile, value, doc_ids, batch)
-        term_ptr.append(len(doc_ids))
-        if len(batch) >= _BATCH:
-            freqs, positions = _parse_positions(batch)
-            freq_parts.append(freqs)
-            position_parts.append(positions)
-            batch = []
-    if batch:
-        freqs, positions = _parse_positions(batch)
-        freq_parts.append(freqs)
-        position_parts.append(positions)
-    docs = np.frombuffer(doc_ids, dtype=np.int64)
-    freqs = np.concatenate(freq_parts) if freq_parts else np.zeros(0, dtype=np.int64)
-    positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
-    if freqs.size != docs.size:
-        raise UnsupportedSegment(f"{fieldname}: postings and positions disagree")
-    running = np.zeros(freqs.size + 1, dtype=np.int64)
-    np.cumsum(freqs, out=running[1:])
-    term_ptr_array = np.frombuffer(term_ptr, dtype=np.int64)
-    return FieldPostings(
-        terms=terms,
-        term_ptr=term_ptr_array.copy(),
-        docs=docs.astype(np.int32),
-        freqs=_narrow(freqs),
-        pos_ptr=running[term_ptr_array],
-        positions=_narrow(positions),
-        length_bytes=_length_bytes(segment_reader, fieldname),
-    )
+        doc_ids: list[int] = []
+        values: list[bytes] = []
+        _term_postings(postfile, value, doc_ids, values)
+        collector.add_term(key[2:].decode("utf-8"), doc_ids, values)
+    return collector.finish(_length_bytes(segment_reader, fieldname))
+
+
+class PostingsCollector:
+    """Builds a field's :class:`FieldPostings` a term at a time, terms in index order.
+
+    Shared by :func:`decode_field` (postings read back from a segment) and the indexer, which
+    hands over the postings it is writing, so both make the very same arrays.
+    """
+
+    def __init__(self, fieldname: str) -> None:
+        self.fieldname = fieldname
+        self.terms: list[str] = []
+        self._term_ptr = array("q", [0])
+        self._doc_ids = array("i")  # segment-local document numbers
+        self._freq_parts: list[np.ndarray] = []
+        self._position_parts: list[np.ndarray] = []
+        self._batch: list[bytes] = []
+
+    def add_term(self, term: str, doc_ids: Iterable[int], values: list[bytes]) -> None:
+        """A term's document numbers (ascending) and its ``Positions`` values, one each."""
+        self.terms.append(term)
+        self._doc_ids.extend(doc_ids)
+        self._batch.extend(values)
+        self._term_ptr.append(len(self._doc_ids))
+        if len(self._batch) >= _BATCH:
+            self._parse_batch()
+
+    def _parse_batch(self) -> None:
+        freqs, positions = _parse_positions(self._batch)
+        # Kept as uint32 until the end, then narrowed to what the whole field needs.
+        self._freq_parts.append(freqs.astype(np.uint32))
+        self._position_parts.append(positions.astype(np.uint32))
+        self._batch = []
+
+    def finish(self, length_bytes: np.ndarray) -> FieldPostings:
+        if self._batch:
+            self._parse_batch()
+        docs = np.frombuffer(self._doc_ids, dtype=np.int32)
+        parts, position_parts = self._freq_parts, self._position_parts
+        freqs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        positions = np.concatenate(position_parts) if position_parts else np.zeros(0, np.int64)
+        if freqs.size != docs.size:
+            raise UnsupportedSegment(f"{self.fieldname}: postings and positions disagree")
+        running = np.zeros(freqs.size + 1, dtype=np.int64)
+        np.cumsum(freqs, out=running[1:])
+        term_ptr = np.frombuffer(self._term_ptr, dtype=np.int64)
+        return FieldPostings(
+            terms=self.terms,
+            term_ptr=term_ptr.copy(),
+            docs=docs.astype(np.int32),
+            freqs=_narrow(freqs),
+            pos_ptr=running[term_ptr],
+            positions=_narrow(positions),
+            length_bytes=length_bytes,
+        )
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -112,7 +139,7 @@ def _narrow(values: np.ndarray) -> np.ndarray:
     return values.astype(np.uint32)
 
 
-def _term_postings(postfile: Any, terminfo: bytes, doc_ids: array, values: list[bytes]) -> None:
+def _term_postings(postfile: Any, terminfo: bytes, doc_ids: list[int], values: list[bytes]) -> None:
     """Append one term's document numbers and raw position values."""
     flags = terminfo[0]
     start = _TERMINFO.size
@@ -232,12 +259,19 @@ def _parse_positions(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 def _length_bytes(segment_reader: Any, fieldname: str) -> np.ndarray:
     """Whoosh's per-document length byte of ``fieldname`` (0 where the field is empty)."""
-    doc_count = segment_reader.doc_count_all()
+    try:
+        perdoc = segment_reader._perdoc
+    except AttributeError as error:
+        raise UnsupportedSegment(f"no length column ({error})") from None
+    return length_bytes(perdoc, fieldname, segment_reader.doc_count_all())
+
+
+def length_bytes(perdoc: Any, fieldname: str, doc_count: int) -> np.ndarray:
+    """The length byte column of ``fieldname`` from a ``whoosh3`` per-document reader."""
     lengths = np.zeros(doc_count, dtype=np.uint8)
     try:
         from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 
-        perdoc = segment_reader._perdoc
         column = perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
     except (AttributeError, ImportError) as error:
         raise UnsupportedSegment(f"no length column ({error})") from None

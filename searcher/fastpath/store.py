@@ -202,9 +202,28 @@ def _write_field_task(task: tuple[str, str, str]) -> None:
             postings = decode_field(leaf, fieldname)
     finally:
         ix.close()
+    write_segment_field(generation_path, segment_id, fieldname, postings)
+
+
+def write_segment_field(
+    generation_path: str | os.PathLike[str],
+    segment_id: str,
+    fieldname: str,
+    postings: FieldPostings,
+) -> None:
+    """Write one field of a segment's side files into its staging folder.
+
+    The indexer calls this with the postings it has just written (no decoding them back), then
+    :func:`seal_segment` once every field of :data:`FIELDS` is there.
+    """
     staging = _staging(side_dir(Path(generation_path)), segment_id)
-    staging.mkdir(exist_ok=True)
+    staging.mkdir(parents=True, exist_ok=True)
     _write_field(staging, fieldname, postings)
+
+
+def seal_segment(generation_path: str | os.PathLike[str], segment_id: str, doc_count: int) -> None:
+    """Put a segment's staged side files in place (see :func:`write_segment_field`)."""
+    _seal(side_dir(Path(generation_path)), segment_id, doc_count)
 
 
 def _write_field(folder: Path, fieldname: str, postings: FieldPostings) -> None:
