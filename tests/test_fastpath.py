@@ -331,3 +331,21 @@ def test_snippet_window_stops_at_the_first_span_past_its_end(
     expected = _window_by_rescanning(text, spans, size)
     assert best_window(text, spans, size) == expected
     assert fast_window(text, spans, size) == expected
+
+
+def test_stored_fields_cache_stays_bounded_and_answers_the_same(
+    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages shown again come from the decoded-document cache: the same hits, at most the
+    cap's worth of documents kept."""
+    import searcher.searcher as module
+
+    monkeypatch.setattr(module, "STORED_CACHE_DOCS", 5)
+    with Searcher(synthetic_index) as fast:
+        first = [fast.search(q).to_dict()["hits"] for q in QUERIES]
+        cached = fast._current()._stored
+        assert len(cached) == 5
+        last_page = fast.search(QUERIES[0]).to_dict()["hits"]
+        again = [fast.search(q).to_dict()["hits"] for q in QUERIES]
+    assert again == first
+    assert last_page == first[0]
