@@ -141,10 +141,21 @@ def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:
     best_start = 0
     lead = size // 5  # some context before the first match
     candidates = spans[:WINDOW_SPANS]
+    count = len(candidates)
     for i, (start, _end, _p) in enumerate(candidates):
         window_end = start + size - lead
-        inside = [s for s in candidates[i : i + 64] if s[1] <= window_end]
-        key = (len({s[2] for s in inside}), len(inside), -start)
+        kinds: set[int] = set()
+        inside = 0
+        # The window holds spans among the next 64 that end by its end. Spans are sorted by
+        # start, and one starting past the end also ends past it: stop at the first such.
+        for j in range(i, min(i + 64, count)):
+            span_start, span_end, kind = candidates[j]
+            if span_start > window_end:
+                break
+            if span_end <= window_end:
+                inside += 1
+                kinds.add(kind)
+        key = (len(kinds), inside, -start)
         if best_key is None or key > best_key:
             best_key, best_start = key, start
     return window_around(text, best_start, size)

@@ -295,3 +295,57 @@ def test_fast_highlights_equal_the_reference(
     assert find_matches_fast(text, patterns) == find_matches(text, patterns)
     assert highlight_fast(text, patterns) == highlight(text, patterns)
     assert snippet_fast(text, patterns, size=60) == snippet(text, patterns, size=60)
+
+
+def _window_by_rescanning(text: str, spans: list, size: int) -> tuple[int, int]:
+    """best_window as first written: every candidate rescans the next 64 spans in full."""
+    from searcher.highlight import WINDOW_SPANS, window_around
+
+    if not spans:
+        return 0, min(len(text), size)
+    best_key, best_start = None, 0
+    candidates = spans[:WINDOW_SPANS]
+    for i, (start, _end, _p) in enumerate(candidates):
+        inside = [s for s in candidates[i : i + 64] if s[1] <= start + size - size // 5]
+        key = (len({s[2] for s in inside}), len(inside), -start)
+        if best_key is None or key > best_key:
+            best_key, best_start = key, start
+    return window_around(text, best_start, size)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3000), st.integers(1, 90), st.integers(0, 4)), max_size=500),
+    st.sampled_from([20, 60, 240]),
+)
+def test_snippet_window_stops_at_the_first_span_past_its_end(
+    raw: list[tuple[int, int, int]], size: int
+) -> None:
+    """Overlapping spans of any lengths and kinds, many of them (the 400-span cap and the
+    numpy window included): the window that stops early is the one that rescans."""
+    from searcher.fastpath.snippets import best_window as fast_window
+    from searcher.highlight import best_window
+
+    spans = sorted({(start, start + length, kind) for start, length, kind in raw})
+    text = "x" * 3200
+    expected = _window_by_rescanning(text, spans, size)
+    assert best_window(text, spans, size) == expected
+    assert fast_window(text, spans, size) == expected
+
+
+def test_stored_fields_cache_stays_bounded_and_answers_the_same(
+    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages shown again come from the decoded-document cache: the same hits, at most the
+    cap's worth of documents kept."""
+    import searcher.searcher as module
+
+    monkeypatch.setattr(module, "STORED_CACHE_DOCS", 5)
+    with Searcher(synthetic_index) as fast:
+        first = [fast.search(q).to_dict()["hits"] for q in QUERIES]
+        cached = fast._current()._stored
+        assert len(cached) == 5
+        last_page = fast.search(QUERIES[0]).to_dict()["hits"]
+        again = [fast.search(q).to_dict()["hits"] for q in QUERIES]
+    assert again == first
+    assert last_page == first[0]

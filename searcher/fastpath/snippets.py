@@ -41,7 +41,7 @@ _DIGITS = frozenset("0123456789")
 _LETTER = re.compile(r"[^\W_]")
 _AFTER = r"(?:(?![^\W_])|(?<=[0-9]))"
 #: Above this many spans the snippet window is chosen with numpy (same rule, same result).
-_VECTOR_SPANS = 24
+_VECTOR_SPANS = 64
 #: Fold-table entry of a character the shortcut cannot vouch for.
 _UNSAFE = 0xFFFFFFFF
 
@@ -181,35 +181,35 @@ def _find(text: str, folded_text: str, patterns: list[Pattern]) -> list[Span]:
         if compiled is None:
             return find_matches(text, patterns)  # a character the classes do not know
         regex, letters = compiled
-        folded_hits: list[tuple[int, int, list[tuple[int, int]]]] = []
+        # Each hit as the spans of its syllables (a match's groups when it needs no check).
+        runs: list[tuple[tuple[int, int], ...]] = []
         for match in _candidates(regex, folded_text, pattern.folded, letters):
             begin, finish = match.span()
             if letters and _clean(text, begin, finish):
-                if size == 1:
-                    folded_hits.append((begin, finish, [(begin, finish)]))
-                else:
-                    run = [match.span(k) for k in range(1, size + 1)]
-                    folded_hits.append((begin, finish, run))
+                runs.append(match.regs[1:])  # one group per syllable, nothing else
                 continue
             spans = _syllables_around(text, begin, finish)
             first = next((i for i, span in enumerate(spans) if span[0] == begin), None)
             if first is None or first + size > len(spans):
                 continue
-            run = spans[first : first + size]
+            run = tuple(spans[first : first + size])
             if all(fold(text[s:e]) == pattern.folded[k] for k, (s, e) in enumerate(run)):
-                folded_hits.append((run[0][0], run[-1][1], run))
-        hits = folded_hits
+                runs.append(run)
         if pattern.accented is not None:
             accented = pattern.accented
-            exact = [
-                hit
-                for hit in folded_hits
-                if all(
-                    canonical_syllable(text[s:e]) == accented[k] for k, (s, e) in enumerate(hit[2])
-                )
-            ]
-            hits = exact or folded_hits
-        found.extend((start, end, index) for start, end, _ in hits)
+            if size == 1:
+                only = accented[0]
+                exact = [run for run in runs if canonical_syllable(text[slice(*run[0])]) == only]
+            else:
+                exact = [
+                    run
+                    for run in runs
+                    if all(
+                        canonical_syllable(text[s:e]) == accented[k] for k, (s, e) in enumerate(run)
+                    )
+                ]
+            runs = exact or runs
+        found.extend((run[0][0], run[-1][1], index) for run in runs)
     found.sort()
     return found
 
@@ -223,8 +223,11 @@ def _candidates(
     otherwise none starts inside another's span and one scan finds them all.
     """
     if letters and not _self_overlapping(folded):
-        yield from regex.finditer(text)
-        return
+        return regex.finditer(text)
+    return _overlapping(regex, text, letters)
+
+
+def _overlapping(regex: re.Pattern[str], text: str, letters: bool) -> Iterator[re.Match[str]]:
     position = 0
     while (match := regex.search(text, position)) is not None:
         yield match
