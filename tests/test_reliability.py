@@ -347,7 +347,7 @@ def test_web_serves_through_rebuilds_and_picks_up_each_new_index(
 # --- killed writers ---------------------------------------------------------------------------
 
 
-def long_update(path: Path, n: int = 200) -> Path:
+def long_update(path: Path, n: int = 1000) -> Path:
     """Bulletins with longer bodies: segmenting them keeps a writer busy for a while."""
     return write_jsonl(
         path,
@@ -535,7 +535,9 @@ def test_a_second_writer_process_is_refused_while_the_first_finishes(
 ) -> None:
     index_dir = tmp_path / "ix"
     build_index([corpora["a"]], index_dir)
-    source = long_update(tmp_path / "new.jsonl")
+    # Long enough that two more processes can start and be refused before it ends, even on
+    # a loaded machine (200 bulletins took about a second, less than two interpreter starts).
+    source = long_update(tmp_path / "new.jsonl", 3000)
     first = bantin("index", str(source), "--index", str(index_dir), "--jobs", "1")
     try:
         deadline = time.monotonic() + 120
@@ -554,7 +556,7 @@ def test_a_second_writer_process_is_refused_while_the_first_finishes(
         first.kill()
         first.wait()
     assert first.returncode == 0, err
-    assert_whole(index_dir, ("n", 200))
+    assert_whole(index_dir, ("n", 3000))
     assert_no_debris(index_dir)
 
 
