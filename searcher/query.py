@@ -1,7 +1,8 @@
 """User text → a structured query, leniently: anything typed parses, with warnings, never raises.
 
 Syntax people use: plain words (all should match), "quoted phrases", ``-word`` / ``-"phrase"``
-to exclude, ``OR`` between alternatives, ``title:word`` / ``title:"phrase"`` to search titles.
+/ ``NOT word`` to exclude, ``OR`` between alternatives (``AND`` is the default and changes
+nothing), ``title:word`` / ``title:"phrase"`` / ``title: word`` to search titles.
 Stray quotes, parentheses, ``*``, control characters and over-long pastes are cleaned up with a
 note instead of an error.
 
@@ -29,6 +30,9 @@ _LEXER = re.compile(
     r"""
     (?P<neg>-)?(?P<field>[A-Za-z_]+:)?"(?P<phrase>[^"]*)(?P<close>"?)
     | (?P<or>\bOR\b|\|\|?)
+    | (?P<and>\bAND\b|&&)
+    | (?P<not>\bNOT\b)
+    | (?P<bare_field>(?i:title|tieude|body|noidung):)(?=\s|$)
     | (?P<neg2>-)?(?P<field2>[A-Za-z_]+:)?(?P<word>[^\s"()|]+)
     | (?P<paren>[()])
     """,
@@ -115,6 +119,9 @@ def parse_query(text: str) -> ParsedQuery:
     groups: list[list[Unit]] = []
     excluded: list[Unit] = []
     pending_or = False
+    pending_not = False
+    #: A field name typed with a space before its word ("title: hội nghị"), and its text.
+    pending_field: str | None = None
     bare_runs: list[list[str]] = [[]]  # runs of adjacent bare words: compound candidates
     ignored: set[str] = set()
     for match in _LEXER.finditer(cleaned):
@@ -125,8 +132,22 @@ def parse_query(text: str) -> ParsedQuery:
             pending_or = bool(groups)
             bare_runs.append([])
             continue
-        negated = bool(match.group("neg") or match.group("neg2"))
-        field_name = (match.group("field") or match.group("field2") or "")[:-1]
+        if match.group("and"):
+            continue
+        if match.group("not"):
+            pending_not = True
+            bare_runs.append([])
+            continue
+        if match.group("bare_field"):
+            if pending_field:
+                ignored.add(f"“{pending_field}” không có từ theo sau")
+            pending_field = match.group("bare_field")
+            bare_runs.append([])
+            continue
+        negated = bool(match.group("neg") or match.group("neg2")) or pending_not
+        pending_not = False
+        field_name = (match.group("field") or match.group("field2") or pending_field or "")[:-1]
+        pending_field = None
         field_target = _SEARCHABLE_FIELDS.get(field_name.lower()) if field_name else None
         if field_name and field_target is None:
             ignored.add(f"trường “{field_name}:”")
@@ -161,6 +182,10 @@ def parse_query(text: str) -> ParsedQuery:
         else:
             groups.append([unit])
         pending_or = False
+    if pending_field:
+        ignored.add(f"“{pending_field}” không có từ theo sau")
+    if pending_not:
+        ignored.add("“NOT” không có từ theo sau")
     if ignored:
         warnings.append("Đã bỏ qua: " + ", ".join(sorted(ignored)) + ".")
     if sum(len(g) for g in groups) > MAX_UNITS:

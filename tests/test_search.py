@@ -96,8 +96,27 @@ def test_partial_match_fallback_when_no_bulletin_has_every_word(searcher: Search
 )
 def test_odd_input_never_raises(searcher: Searcher, odd: str) -> None:
     results = searcher.search(odd)
-    assert results.total >= 0
+    assert results.total > 0 or results.warnings, "an empty result must say why"
     json.dumps(results.to_dict())
+
+
+@pytest.mark.parametrize("field_only", ["title:", "body:", "TieuDe:", "title: noidung:"])
+def test_a_field_name_with_nothing_after_it_is_dropped_with_a_note(
+    searcher: Searcher, field_only: str
+) -> None:
+    results = searcher.search(field_only)
+    assert results.total == searcher.search("").total > 0
+    assert any(field_only.split()[0] in warning for warning in results.warnings)
+
+
+def test_query_operators_people_type(searcher: Searcher) -> None:
+    assert ids(searcher, "title: Sa Đéc") == ids(searcher, "title:Sa Đéc")
+    assert ids(searcher, "cải cách AND hành chính") == ids(searcher, "cải cách hành chính")
+    assert ids(searcher, "cải cách NOT Đéc") == ids(searcher, "cải cách -Đéc")
+    assert set(ids(searcher, "cải cách -Đéc")) < set(ids(searcher, "cải cách"))
+    # Only the operators in capitals and the known field names are syntax.
+    assert ids(searcher, "UBND: Sa Đéc") == ids(searcher, "UBND Sa Đéc")
+    assert searcher.search("NOT").warnings
 
 
 @settings(
