@@ -115,6 +115,24 @@ class _Open:
         return rank
 
     @cached_property
+    def facet_combinations(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Each bulletin's combination of facet codes (province, locality, year) as one code,
+        and each combination's code per facet. Counting the matches' combinations is one
+        gather and one ``bincount`` over the match set instead of one per facet: a few
+        thousand combinations stand for the whole index."""
+        names = list(self.facet_codes)
+        if not names:
+            return np.zeros(0, dtype=np.int32), {}
+        key = np.zeros(self.facet_codes[names[0]].size, dtype=np.int64)
+        for name in names:
+            key = key * len(self.facet_values[name]) + self.facet_codes[name]
+        unique, combination = np.unique(key, return_inverse=True)
+        per_facet: dict[str, np.ndarray] = {}
+        for name in reversed(names):
+            unique, per_facet[name] = np.divmod(unique, len(self.facet_values[name]))
+        return combination.astype(np.int32).ravel(), per_facet
+
+    @cached_property
     def vocabulary(self) -> Vocabulary:
         if self.fast is not None:  # the same counts from the side files' term tables, faster
             return Vocabulary.from_terms(self.fast.document_frequencies(TEXT_FIELDS).items())
@@ -258,6 +276,7 @@ class Searcher:
                 codes[docnum] = code
             opened.facet_codes[name] = codes
             opened.facet_values[name] = values
+        opened.facet_combinations  # computed at open rather than by the first search
 
     # --- public API ----------------------------------------------------------------------
 
@@ -417,9 +436,13 @@ class Searcher:
     @staticmethod
     def _facets(opened: _Open, matched: np.ndarray) -> dict[str, list[FacetValue]]:
         facets: dict[str, list[FacetValue]] = {}
+        combination, per_facet = opened.facet_combinations
+        combinations = len(next(iter(per_facet.values())))
+        matches_of = np.bincount(combination[matched], minlength=combinations)
         for name in FACET_FIELDS:
             values = opened.facet_values[name]
-            counts = np.bincount(opened.facet_codes[name][matched], minlength=len(values))
+            counts = np.bincount(per_facet[name], weights=matches_of, minlength=len(values))
+            counts = counts.astype(np.int64)
             # Most bulletins first; ties by value (years newest first), all in numpy.
             present = np.flatnonzero(counts[1:]) + 1
             rank = opened.facet_rank(name)[present]

@@ -382,3 +382,40 @@ def test_searcher_is_safe_from_several_threads(searcher: Searcher) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 9), st.integers(0, 3)), min_size=1, max_size=80
+    ),
+    st.data(),
+)
+def test_facet_counts_by_combination_equal_counting_each_facet(
+    rows: list[tuple[int, int, int]], data: st.DataObject
+) -> None:
+    """Facets are counted over combinations of codes; each count must equal a plain count of
+    that facet's code over the matching bulletins (code 0 = no value, never listed)."""
+    import numpy as np
+
+    from searcher.searcher import Searcher as Impl
+    from searcher.searcher import _Open
+
+    values = {
+        "province": [None, "An Giang", "Bến Tre", "Cà Mau", "Đồng Tháp"],
+        "locality": [None] + [f"Huyện {i}" for i in range(1, 10)],
+        "year": [None, "2020", "2021", "2022"],
+    }
+    opened = _Open(generation=None, index=None, searcher=None)  # type: ignore[arg-type]
+    for k, name in enumerate(values):
+        opened.facet_codes[name] = np.array([row[k] for row in rows], dtype=np.int32)
+        opened.facet_values[name] = values[name]
+    matched = np.array(sorted(data.draw(st.sets(st.integers(0, len(rows) - 1)))), dtype=np.int64)
+    facets = Impl._facets(opened, matched)
+    for k, name in enumerate(values):
+        expected: dict[str, int] = {}
+        for d in matched.tolist():
+            if rows[d][k]:
+                label = values[name][rows[d][k]]
+                expected[label] = expected.get(label, 0) + 1
+        assert {f.value: f.count for f in facets[name]} == expected
