@@ -276,7 +276,7 @@ class Searcher:
                 codes[docnum] = code
             opened.facet_codes[name] = codes
             opened.facet_values[name] = values
-        opened.facet_combinations  # computed at open rather than by the first search
+        _ = opened.facet_combinations  # computed at open rather than by the first search
 
     # --- public API ----------------------------------------------------------------------
 
@@ -486,8 +486,8 @@ class _Execution:
         self.partial = False
         self.query: wq.Query | None = None
         self.matched = np.zeros(0, dtype=np.int64)
-        #: BM25F scores of ``matched`` when the fast path answered the query.
-        self.scores: np.ndarray | None = None
+        #: Whether the fast path found ``matched`` (and so ranks the page).
+        self.fast_matched = False
 
     def run(self) -> None:
         searcher = self.opened.searcher
@@ -515,19 +515,19 @@ class _Execution:
         return query
 
     def _match(self, query: wq.Query) -> np.ndarray:
-        """Matching documents under the filters; scored at once when the fast path can."""
-        self.scores = None
+        """Matching documents under the filters (the fast path scores only the page's
+        candidates, later)."""
+        self.fast_matched = False
         fast = self.opened.fast
         if fast is not None:
             try:
-                docnums, scores = fast.search(query)
+                docnums = fast.match(query)
             except Unsupported:
                 pass
             else:
                 if self.allowed is not None:
-                    keep = self.allowed[docnums]
-                    docnums, scores = docnums[keep], scores[keep]
-                self.scores = scores
+                    docnums = docnums[self.allowed[docnums]]
+                self.fast_matched = True
                 return docnums
         return self._restrict(self._docs(query))
 
@@ -558,7 +558,7 @@ class _Execution:
         if start >= self.matched.size:
             return []
         by_date = sort == "date" or isinstance(self.query, wq.Every)
-        if self.scores is not None and not by_date:
+        if self.fast_matched and not by_date:
             return self._fast_page(start, per_page, explain)
         # Filters are already applied to ``matched``; pass them on only when they narrowed it.
         allow = set(self.matched.tolist()) if self.allowed is not None else None
@@ -587,21 +587,19 @@ class _Execution:
         docnums = [ranked.docnum(position) for position in positions]
         if not by_date:
             scores = {d: ranked.score(p) for d, p in zip(docnums, positions, strict=True)}
-        elif self.opened.fast is not None and self.scores is not None:  # fast path's scores
+        elif self.opened.fast is not None and self.fast_matched:  # fast path's scores
             ordered = np.array(sorted(docnums), dtype=np.int64)
             exact = self.opened.fast.exact_scores(self.query, ordered)
             scores = dict(zip(ordered.tolist(), exact.tolist(), strict=True))
         else:  # sorted by date: the page's relevance scores come from a small scored search
             scored = searcher.search(self.query, limit=len(docnums), filter=set(docnums))
             scores = {hit.docnum: hit.score for hit in scored}
-        return self._hits(docnums, scores, explain, fast=self.scores is not None)
+        return self._hits(docnums, scores, explain, fast=self.fast_matched)
 
     def _fast_page(self, start: int, per_page: int, explain: bool) -> list[Hit]:
         """The page ranked from the fast path's scores (score, then document number)."""
-        assert self.scores is not None and self.opened.fast is not None and self.query
-        ranked, exact = self.opened.fast.top(
-            self.query, self.matched, self.scores, start, start + per_page
-        )
+        assert self.fast_matched and self.opened.fast is not None and self.query
+        ranked, exact = self.opened.fast.top(self.query, self.matched, start, start + per_page)
         docnums = ranked.tolist()
         scores = dict(zip(docnums, exact.tolist(), strict=True))
         return self._hits(docnums, scores, explain, fast=True)

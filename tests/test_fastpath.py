@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from corpus import corpus_files
 from index import build_index, update_index
 from searcher import Searcher
-from searcher.fastpath import store
+from searcher.fastpath import engine, store
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.schema import TEXT_FIELDS
@@ -190,6 +191,46 @@ def test_synthetic_bulletins_fast_and_plain_agree(synthetic_index: Path) -> None
     with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
         assert_same_answers(fast, plain, QUERIES)
         assert_same_term_counts(fast)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_pruned_ranking_equals_the_exhaustive_one(
+    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """The page is ranked from the documents that clause-by-clause scoring leaves in the
+    running; here that pruning runs on every query (it normally starts above 512 matches),
+    with every unit's bit set cached or none."""
+    monkeypatch.setattr(engine._Pruning, "ENOUGH", 0)
+    with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+        opened = fast._current().fast
+        assert opened is not None
+        if cached:
+            opened.worth_caching = 0
+        pruned = []
+        for query in QUERIES:
+            for page, per_page in [(1, 10), (2, 10), (1, 3)]:
+                expected = plain.search(query, page=page, per_page=per_page).to_dict()
+                got = fast.search(query, page=page, per_page=per_page).to_dict()
+                where = f"{query!r} page {page} of {per_page}"
+                assert got["total"] == expected["total"], where
+                assert got["facets"] == expected["facets"], where
+                assert_same_hits(got["hits"], expected["hits"], where)
+            matches = fast._current().fast.match(_compiled_query(fast, query))
+            pruning = engine._Pruning(opened, opened.compile(_compiled_query(fast, query)))
+            pruned.append(pruning.candidates(matches, 10).size < matches.size)
+        assert sum(pruned) >= len(QUERIES) // 3, "pruning should leave out documents"
+        assert_same_answers(fast, plain, QUERIES)
+
+
+def _compiled_query(searcher: Searcher, text: str) -> Any:
+    """The Whoosh query a search for ``text`` runs (all words required)."""
+    from searcher.query import parse_query
+    from searcher.searcher import _Execution
+
+    opened = searcher._current()
+    execution = _Execution(opened, parse_query(text), None)
+    execution.run()
+    return execution.query
 
 
 def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ numpy instead of Whoosh's per-posting matchers, reproducing Whoosh's arithmetic:
 * a ``Phrase`` (slop 1) matches where its words stand at consecutive positions and scores the
   sum of its words' term scores (Whoosh's span matcher wraps their intersection).
 
-Evaluation works on sparse (documents, scores) arrays; term weights and whole query units
-are computed once per generation and cached. Results are ranked by score, then document
-number, like Whoosh's collectors.
+A search first finds its matches without scoring them (cached bit sets of the query's
+units; totals and facets need no scores), then scores them clause by clause on sparse
+(documents, scores) arrays, dropping after each clause the documents whose score can no
+longer reach the page, and ranks the few left by exact score, then document number, like
+Whoosh's collectors. Term weights, bit sets and whole units are cached per generation.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
-#: Unions of fewer postings than documents / this are merged sparsely (see _Run._sum).
+#: Unions of fewer postings than documents / this are merged sparsely (see _Scorer._sum).
 SPARSE_UNION = 8
 _BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 
@@ -176,6 +178,8 @@ class FastIndex:
         #: leaves are looked up for ordering, matching and exact scoring alike).
         self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
         self._compiled: tuple[wq.Query, _Node] | None = None
+        #: Each looked-up term's largest weight (bounds what it can add to a score).
+        self._max_weight: dict[tuple[str, str], float] = {}
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -313,6 +317,22 @@ class FastIndex:
             (self.offsets[k], self.segments[k].fields[field].docs[a:b], self.weights[k][field][a:b])
             for k, a, b in self.ranges(field, term)
         ]
+
+    def max_weight(self, field: str, term: str) -> float:
+        """The largest weight ``term`` gives any document in ``field`` (0 if it is absent)."""
+        key = (field, term)
+        found = self._max_weight.get(key)
+        if found is None:
+            if self.weights is not None:
+                slices = [self.weights[k][field][a:b] for k, a, b in self.ranges(field, term)]
+                found = max((float(w.max()) for w in slices if w.size), default=0.0)
+            else:
+                weights = self.term(field, term).weights
+                found = float(weights.max()) if weights.size else 0.0
+            if len(self._max_weight) > 1 << 18:
+                self._max_weight.clear()
+            self._max_weight[key] = found
+        return found
 
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""
@@ -481,12 +501,11 @@ class FastIndex:
             return _Node("null")
         raise Unsupported(type(query).__name__)
 
-    def search(self, query: wq.Query) -> tuple[np.ndarray, np.ndarray]:
-        """Matching live documents (ascending) and their BM25F scores, for ranking: exact when
-        the generation has no precomputed weights, else within 2**-24 (relative) of exact.
-        Use :meth:`top` or :meth:`exact_scores` for the scores to show."""
-        run = _Run(self, self.compile(query))
-        return run.matched, run.scores
+    def match(self, query: wq.Query) -> np.ndarray:
+        """Matching live documents (ascending), without scores: :meth:`top` scores only what
+        can reach the page. Membership is tested on cached bit sets of the query's units, which
+        cost a byte per document where their scores cost twelve per match."""
+        return _Membership(self).matches(self.compile(query))
 
     def exact_scores(self, query: wq.Query, docs: np.ndarray) -> np.ndarray:
         """Whoosh's BM25F scores (float64, its arithmetic) of ``docs`` (ascending, matching)."""
@@ -495,31 +514,25 @@ class FastIndex:
         return _Exact(self).scores(self.compile(query), np.asarray(docs, dtype=np.int64))
 
     def top(
-        self, query: wq.Query, docs: np.ndarray, scores: np.ndarray, start: int, stop: int
+        self, query: wq.Query, docs: np.ndarray, start: int, stop: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Ranks [start, stop) of ``docs`` by exact score, then document number.
+        """Ranks [start, stop) of ``docs`` (:meth:`match`'s documents) by exact score, then
+        document number, with those scores.
 
-        ``scores`` are :meth:`search`'s. With precomputed weights each is within a factor
-        1 ± 2**-24 of the exact one (each positive weight is), so every document of the exact
-        top ``stop`` scores at least (1 - 2**-22) times the approximate ``stop``-th best; the
-        exact scores of those few decide.
+        The documents are scored clause by clause (see :class:`_Pruning`) until only those
+        that can still reach rank ``stop`` are left; their exact scores decide.
         """
-        count = docs.size
-        stop = min(stop, count)
+        stop = min(stop, docs.size)
         if start >= stop:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        if self.weights is None:
-            order = rank(docs, scores, start, stop)
-            return docs[order], scores[order]
-        threshold = np.partition(scores, count - stop)[count - stop] * (1 - 2.0**-20)
-        candidates = np.flatnonzero(scores >= threshold)
-        exact = self.exact_scores(query, docs[candidates])
-        order = rank(docs[candidates], exact, start, stop)
-        return docs[candidates][order], exact[order]
+        candidates = _Pruning(self, self.compile(query)).candidates(docs, stop)
+        exact = self.exact_scores(query, candidates)
+        order = rank(candidates, exact, start, stop)
+        return candidates[order], exact[order]
 
     def count(self, query: wq.Query) -> int:
         """Number of live documents matching."""
-        return int(_Run(self, self.compile(query)).matched.size)
+        return int(self.match(query).size)
 
 
 _Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive) scores
@@ -527,34 +540,21 @@ _Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive)
 _Piece = tuple[int, np.ndarray, np.ndarray]
 
 
-class _Run:
-    """One evaluation of a node tree into matching documents and their scores.
+class _Scorer:
+    """Scores of query nodes for given documents, from the (approximate) term weights.
 
-    Results are sparse: ascending documents with positive scores (term weights are always
+    Scores are sparse: ascending documents with positive scores (term weights are always
     positive since idf > 0 whenever df < e * doc_count_all, so a sum of matching children is
     positive exactly where something matched). An ``And`` starts from its cheapest child and
     looks the others up only for the documents still matching; a unit of the query (one word
-    or phrase in every field: an ``Or`` of terms and phrases) is computed once per generation
-    and cached, so the common words of most queries cost a lookup, not a walk of their posting
-    lists.
+    or phrase in every field: an ``Or`` of terms and phrases) asked for again is computed whole
+    once per generation and cached, so the common words of most queries cost a lookup, not a
+    walk of their posting lists.
     """
 
-    def __init__(self, index: FastIndex, root: _Node) -> None:
+    def __init__(self, index: FastIndex) -> None:
         self.index = index
         self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
-        if root.kind == "every":
-            matched = np.ones(index.size, dtype=bool)
-            if index.live is not None:
-                matched &= index.live
-            self.matched = np.flatnonzero(matched)
-            self.scores = np.zeros(self.matched.size)
-            return
-        docs, scores = self._sparse(root)
-        if index.live is not None:
-            keep = index.live[docs]
-            docs, scores = docs[keep], scores[keep]
-        self.matched = docs.astype(np.int64, copy=False)
-        self.scores = scores
 
     def _sparse(self, node: _Node) -> _Sparse:
         kind = node.kind
@@ -566,21 +566,21 @@ class _Run:
         if kind == "or":
             return self._sum(node.children)
         if kind == "and":
-            children = sorted(node.children, key=self._cost)
+            children = sorted(node.children, key=self.cost)
             docs, scores = self._sparse(children[0])
             for child in children[1:]:
                 if docs.size == 0:
                     break
-                other = self._aligned(child, docs)
+                other = self.aligned(child, docs)
                 keep = other > 0
                 docs, scores = docs[keep], scores[keep] + other[keep]
             return docs, scores
         if kind == "andmaybe":
             docs, scores = self._sparse(node.children[0])
-            return docs, scores + self._aligned(node.children[1], docs)
+            return docs, scores + self.aligned(node.children[1], docs)
         if kind == "andnot":
             docs, scores = self._sparse(node.children[0])
-            keep = self._aligned(node.children[1], docs) == 0
+            keep = self.aligned(node.children[1], docs) == 0
             return docs[keep], scores[keep]
         return np.zeros(0, dtype=np.int64), np.zeros(0)
 
@@ -594,7 +594,7 @@ class _Run:
         else:
             result = self._sum(node.children)
         size = result[0].nbytes + result[1].nbytes
-        return result, size, self._cost(node) >= self.index.worth_caching
+        return result, size, self.cost(node) >= self.index.worth_caching
 
     def _sum(self, children: tuple[_Node, ...]) -> _Sparse:
         """Union of the children's documents, scores added in the children's order.
@@ -625,15 +625,17 @@ class _Run:
         docs = np.flatnonzero(dense > 0)
         return docs.astype(kind), dense[docs]
 
-    def _aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
+    def aligned(self, node: _Node, within: np.ndarray) -> np.ndarray:
         """Scores of ``node`` for the ``within`` documents (0 where it does not match)."""
         size = self.index.size
         if node.kind == "or" and _is_unit(node):
             key = ("unit", node)
-            # Unless the whole unit is kept (or asked for again: then it is built and kept),
-            # score its children for the candidates only.
-            if not self.index.cache.holds(key) and not self.index.recurring(key):
-                cost = self._cost(node)
+            cost = self.cost(node)
+            # Unless the whole unit is kept (or asked for again for many documents: then it
+            # is built and kept), score its children for the candidates only.
+            if not self.index.cache.holds(key) and (
+                within.size * 16 < cost or not self.index.recurring(key)
+            ):
                 if self.index.weights is not None and within.size * 16 >= cost:
                     # Many candidates: add the children's stored weights into one dense
                     # array and read the candidates' sums from it.
@@ -641,10 +643,10 @@ class _Run:
                     return _dense_sum(pieces, size)[within]
                 total = np.zeros(within.size)
                 for child in node.children:
-                    total += self._aligned(child, within)
+                    total += self.aligned(child, within)
                 return total
         if node.kind == "term":
-            ranks = self._ranks(within) if within.size * 16 >= self._cost(node) else None
+            ranks = self._ranks(within) if within.size * 16 >= self.cost(node) else None
             return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self._sparse(node)
         return _lookup(docs, scores, within, size)
@@ -672,15 +674,233 @@ class _Run:
             self._rank_of = (within, ranks)
         return self._rank_of[1]
 
-    def _cost(self, node: _Node) -> int:
+    def cost(self, node: _Node) -> int:
         """Postings a node walks (an estimate for ordering and narrowing)."""
         if node.kind in ("term", "phrase"):
             return sum(self.index.df(node.field, word) for word in node.words)
         if node.kind == "and":
-            return min((self._cost(c) for c in node.children), default=0)
+            return min((self.cost(c) for c in node.children), default=0)
         if node.kind in ("andmaybe", "andnot"):
-            return self._cost(node.children[0])
-        return sum(self._cost(c) for c in node.children)
+            return self.cost(node.children[0])
+        return sum(self.cost(c) for c in node.children)
+
+
+class _Membership:
+    """Which documents match a node tree, without scoring them.
+
+    An ``And`` starts from its cheapest child's documents and keeps those every other child
+    holds; a unit (a word or phrase in every field) answers "holds" from a bit set of all
+    documents, built once and cached per generation when it is worth it, or by binary search
+    in its lists when only a few documents are asked about.
+    """
+
+    def __init__(self, index: FastIndex) -> None:
+        self.index = index
+        self.run = _Scorer(index)  # for costs
+
+    def matches(self, root: _Node) -> np.ndarray:
+        index = self.index
+        if root.kind == "every":
+            everything = np.arange(index.size, dtype=np.int64)
+            return everything if index.live is None else everything[index.live]
+        docs = self.docs(root)
+        if index.live is not None and docs.size:
+            docs = docs[index.live[docs]]
+        return docs.astype(np.int64, copy=False)
+
+    def docs(self, node: _Node) -> np.ndarray:
+        """The node's matching documents, ascending."""
+        kind = node.kind
+        if kind == "term":
+            return self.index.term(node.field, node.words[0]).docs
+        if kind == "phrase":
+            return self.index.phrase_docs(node.field, node.words)
+        if kind == "or" and _is_unit(node):
+            if self.run.cost(node) * SPARSE_UNION < self.index.size and not self.index.cache.holds(
+                ("mask", node)
+            ):  # a rare unit: merging its lists beats a pass over every document
+                return np.unique(np.concatenate([self.docs(c) for c in node.children]))
+            return np.flatnonzero(self.mask(node))
+        if kind == "and":
+            children = sorted(node.children, key=self.run.cost)
+            docs = self.docs(children[0])
+            for child in children[1:]:
+                if docs.size == 0:
+                    break
+                docs = docs[self.holds(child, docs)]
+            return docs
+        if kind == "andmaybe":
+            return self.docs(node.children[0])
+        if kind == "andnot":
+            docs = self.docs(node.children[0])
+            return docs[~self.holds(node.children[1], docs)] if docs.size else docs
+        if kind == "or":
+            found = np.zeros(self.index.size, dtype=bool)
+            for child in node.children:
+                if child.kind == "or" and _is_unit(child):
+                    found |= self.mask(child)
+                else:
+                    found[self.docs(child)] = True
+            return np.flatnonzero(found)
+        if kind == "every":
+            return np.arange(self.index.size, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)
+
+    def holds(self, node: _Node, within: np.ndarray) -> np.ndarray:
+        """Whether each of the ``within`` documents (ascending) matches the node."""
+        kind = node.kind
+        few = within.size * 16 < self.run.cost(node)
+        if kind in ("term", "phrase") or (kind == "or" and _is_unit(node)):
+            key = ("mask", node)
+            if few and not self.index.cache.holds(key):
+                if kind == "or":
+                    found = np.zeros(within.size, dtype=bool)
+                    for child in node.children:
+                        found |= self.holds(child, within)
+                    return found
+                return isin_sorted(within, self.docs(node))
+            if kind == "or":
+                return self.mask(node)[within]
+            return isin_sorted(within, self.docs(node))
+        if kind == "and":
+            found = np.ones(within.size, dtype=bool)
+            for child in sorted(node.children, key=self.run.cost):
+                found &= self.holds(child, within)
+            return found
+        if kind == "or":
+            found = np.zeros(within.size, dtype=bool)
+            for child in node.children:
+                found |= self.holds(child, within)
+            return found
+        if kind == "andmaybe":
+            return self.holds(node.children[0], within)
+        if kind == "andnot":
+            return self.holds(node.children[0], within) & ~self.holds(node.children[1], within)
+        if kind == "every":
+            return np.ones(within.size, dtype=bool)
+        return np.zeros(within.size, dtype=bool)
+
+    def mask(self, node: _Node) -> np.ndarray:
+        """A unit's documents as a bit set over all documents (cached when worth it)."""
+
+        def compute() -> tuple[np.ndarray, int, bool]:
+            found = np.zeros(self.index.size, dtype=bool)
+            for child in node.children:
+                for offset, docs, _ in self._pieces(child):
+                    (found[offset:] if offset else found)[docs] = True
+            return found, found.nbytes, self.run.cost(node) >= self.index.worth_caching
+
+        return self.index.cache.get(("mask", node), compute)
+
+    def _pieces(self, node: _Node) -> list[_Piece]:
+        index = self.index
+        if (
+            node.kind == "term"
+            and index.weights is not None
+            and len(index.segments) > 1
+            and not index.cache.holds(("stored", node.field, node.words[0]))
+        ):
+            return index.term_pieces(node.field, node.words[0])
+        docs = self.docs(node)
+        return [(0, docs, docs)]
+
+
+class _Pruning:
+    """The documents that can reach a page, found by scoring the query clause by clause.
+
+    A matching document's score is the sum of its clauses' scores: the required units, the
+    optional compound boosts, the alternatives of a fallback. Each clause adds at most its
+    largest weights, so after scoring the clauses that can add most, a document whose partial
+    score plus what the rest could add stays below the ``stop``-th best partial score cannot
+    reach the page (that partial score is no more than the ``stop``-th best exact score):
+    the rest are scored only for the documents still in the running, usually a few hundred
+    of the hundreds of thousands a query of common words matches.
+    """
+
+    #: Candidates few enough to score exactly at once (each by binary search, see FEW).
+    ENOUGH = FEW
+    #: Relative slack for float32 weights and summation order.
+    SLACK = 2.0**-18
+
+    def __init__(self, index: FastIndex, root: _Node) -> None:
+        self.index = index
+        self.run = _Scorer(index)
+        self.clauses = _clauses(root, required=True)
+
+    def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
+        if docs.size <= max(self.ENOUGH, stop):
+            return docs
+        bounds = [self.bound(clause) for clause in self.clauses]
+        order = sorted(range(len(self.clauses)), key=lambda i: -bounds[i])
+        rest = sum(bounds) * (1 + self.SLACK)
+        partial = np.zeros(docs.size)
+        for step, i in enumerate(order):
+            rest -= bounds[i]
+            if step == 0 and self.run.cost(self.clauses[i]) * 16 < docs.size:
+                # A rare first clause (an alternative of a fallback, say): when the page's
+                # documents all hold it, no other document needs a score.
+                own = self._within(self.clauses[i], docs, stop, rest)
+                if own is not None:
+                    docs, partial = own
+                    continue
+            partial += self.run.aligned(self.clauses[i], docs)
+            best = _kth_best(partial, stop)
+            keep = partial + max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK)
+            docs, partial = docs[keep], partial[keep]
+            if docs.size <= max(self.ENOUGH, stop):
+                break
+        return docs
+
+    def _within(
+        self, clause: _Node, docs: np.ndarray, stop: int, rest: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``docs`` that hold ``clause``, with its scores, if every document without it
+        is certainly below the ``stop``-th best of those (else None)."""
+        own, scores = self.run._sparse(clause)
+        inside = isin_sorted(own, docs)
+        own, scores = own[inside], scores[inside]
+        if own.size < stop:
+            return None
+        best = _kth_best(scores, stop)
+        if max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK):
+            return None
+        return own.astype(np.int64), scores.astype(np.float64)
+
+    def bound(self, node: _Node) -> float:
+        """The most a node can add to a document's score."""
+        index = self.index
+        if node.kind == "term":
+            return index.max_weight(node.field, node.words[0])
+        if node.kind == "phrase":
+            return sum(index.max_weight(node.field, word) for word in node.words)
+        if node.kind == "andnot":
+            return self.bound(node.children[0])
+        return sum(self.bound(child) for child in node.children)
+
+
+def _kth_best(scores: np.ndarray, k: int) -> float:
+    """A lower bound of the ``k``-th best score: the ``k``-th best of the positive ones (the
+    exact value unless fewer are positive, then 0), found among those alone since most
+    documents of a fallback's match score nothing on its first clauses."""
+    positive = scores[scores > 0]
+    if positive.size < k:
+        return 0.0
+    return float(np.partition(positive, positive.size - k)[positive.size - k])
+
+
+def _clauses(node: _Node, required: bool) -> list[_Node]:
+    """The parts whose scores add up to the node's score on a document matching the query:
+    an ``And`` that must match splits into its children, an ``Or`` always (a child adds its
+    score where it matches), optional sides and exclusions as their scores say."""
+    if node.kind == "andnot":
+        return _clauses(node.children[0], required)
+    if node.kind == "andmaybe":
+        return _clauses(node.children[0], required) + _clauses(node.children[1], False)
+    if node.kind == "and" and required:
+        return [c for child in node.children for c in _clauses(child, True)]
+    if node.kind == "or" and not _is_unit(node):
+        return [c for child in node.children for c in _clauses(child, False)]
+    return [node]
 
 
 class _Exact:
