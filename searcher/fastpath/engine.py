@@ -696,7 +696,7 @@ class _Membership:
 
     def __init__(self, index: FastIndex) -> None:
         self.index = index
-        self.run = _Scorer(index)  # for costs
+        self.run = _Scorer(index)  # for costs and posting pieces
 
     def matches(self, root: _Node) -> np.ndarray:
         index = self.index
@@ -786,23 +786,11 @@ class _Membership:
         def compute() -> tuple[np.ndarray, int, bool]:
             found = np.zeros(self.index.size, dtype=bool)
             for child in node.children:
-                for offset, docs, _ in self._pieces(child):
+                for offset, docs, _ in self.run._pieces(child):
                     (found[offset:] if offset else found)[docs] = True
             return found, found.nbytes, self.run.cost(node) >= self.index.worth_caching
 
         return self.index.cache.get(("mask", node), compute)
-
-    def _pieces(self, node: _Node) -> list[_Piece]:
-        index = self.index
-        if (
-            node.kind == "term"
-            and index.weights is not None
-            and len(index.segments) > 1
-            and not index.cache.holds(("stored", node.field, node.words[0]))
-        ):
-            return index.term_pieces(node.field, node.words[0])
-        docs = self.docs(node)
-        return [(0, docs, docs)]
 
 
 class _Pruning:
