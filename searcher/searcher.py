@@ -532,6 +532,10 @@ class _Execution:
         return self._restrict(self._docs(query))
 
     def _docs(self, query: wq.Query) -> np.ndarray:
+        if isinstance(query, wq.AndNot):
+            # Whoosh's AndNot matcher keeps some documents its negative side matches (seen
+            # with an Or of terms and phrases, as an excluded acronym makes): subtract here.
+            return np.setdiff1d(self._docs(query.a), self._docs(query.b), assume_unique=True)
         return np.fromiter(self.opened.searcher.docs_for_query(query), dtype=np.int64)
 
     def _restrict(self, docnums: np.ndarray) -> np.ndarray:
@@ -560,11 +564,17 @@ class _Execution:
         by_date = sort == "date" or isinstance(self.query, wq.Every)
         if self.fast_matched and not by_date:
             return self._fast_page(start, per_page, explain)
-        # Filters are already applied to ``matched``; pass them on only when they narrowed it.
-        allow = set(self.matched.tolist()) if self.allowed is not None else None
+        # Filters and exclusions are already applied to ``matched``; pass them on only when
+        # they narrowed it, and rank by the positive side (an AndNot scores as its positive
+        # side, and Whoosh's AndNot matcher is not exact: see _docs).
+        query = self.query
+        narrowed = self.allowed is not None or isinstance(query, wq.AndNot)
+        allow = set(self.matched.tolist()) if narrowed else None
+        if isinstance(query, wq.AndNot):
+            query = query.a
         if by_date:
             ranked = searcher.search(
-                self.query,
+                query,
                 limit=start + per_page,
                 filter=allow,
                 sortedby=[
@@ -581,7 +591,7 @@ class _Execution:
             )
             if allow is not None:
                 collector = collectors.FilterCollector(collector, allow)
-            searcher.search_with_collector(self.query, collector)
+            searcher.search_with_collector(query, collector)
             ranked = collector.results()
         positions = range(start, min(len(ranked), start + per_page))
         docnums = [ranked.docnum(position) for position in positions]
@@ -592,7 +602,7 @@ class _Execution:
             exact = self.opened.fast.exact_scores(self.query, ordered)
             scores = dict(zip(ordered.tolist(), exact.tolist(), strict=True))
         else:  # sorted by date: the page's relevance scores come from a small scored search
-            scored = searcher.search(self.query, limit=len(docnums), filter=set(docnums))
+            scored = searcher.search(query, limit=len(docnums), filter=set(docnums))
             scores = {hit.docnum: hit.score for hit in scored}
         return self._hits(docnums, scores, explain, fast=self.fast_matched)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from corpus import corpus_files
 from index import build_index, update_index
 from searcher import Searcher
+from searcher.analysis import fold
 from searcher.fastpath import engine, store
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, find_matches, highlight, snippet
@@ -220,6 +222,59 @@ def test_pruned_ranking_equals_the_exhaustive_one(
             pruned.append(pruning.candidates(matches, 10).size < matches.size)
         assert sum(pruned) >= len(QUERIES) // 3, "pruning should leave out documents"
         assert_same_answers(fast, plain, QUERIES)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_an_excluded_acronym_excludes_its_spelled_out_form(
+    synthetic_index: Path, fast_path: bool
+) -> None:
+    """Whoosh's AndNot matcher let through a bulletin holding the excluded "cchc" (its
+    negative side an Or of terms and phrases); both paths must exclude it."""
+    with Searcher(synthetic_index, fast=fast_path) as searcher:
+        results = searcher.search("1.000 -CCHC", per_page=100)
+        assert results.total == len(results.hits) > 0
+        for hit in results.hits:
+            document = searcher.doc(hit.id)
+            assert document is not None
+            text = fold(f"{document.title} {document.body}")
+            assert "cchc" not in text and "cai cach hanh chinh" not in text, hit.id
+
+
+_WORDS = sorted({w for phrase in _PHRASES for w in phrase.split()} | {"hội", "huyện", "tỉnh"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5),
+    form=st.sampled_from(["plain", "folded", "or", "exclude", "phrase"]),
+    page=st.integers(1, 3),
+    per_page=st.sampled_from([1, 3, 10]),
+)
+def test_pruned_ranking_on_generated_queries(
+    pruning_pair: tuple[Searcher, Searcher], words: list[str], form: str, page: int, per_page: int
+) -> None:
+    """Queries of the synthetic bulletins' words in every form, pruning on every query: the
+    page, its scores and the facets are plain Whoosh's."""
+    fast, plain = pruning_pair
+    if form == "folded":
+        words = [fold(w) for w in words]
+    text = {
+        "or": " OR ".join(words),
+        "exclude": " ".join([*words[:-1], "-" + words[-1]]) if len(words) > 1 else words[0],
+        "phrase": f'"{" ".join(words)}"',
+    }.get(form, " ".join(words))
+    expected = plain.search(text, page=page, per_page=per_page).to_dict()
+    got = fast.search(text, page=page, per_page=per_page).to_dict()
+    assert (got["total"], got["facets"]) == (expected["total"], expected["facets"]), text
+    assert_same_hits(got["hits"], expected["hits"], text)
+
+
+@pytest.fixture(scope="module")
+def pruning_pair(synthetic_index: Path) -> Iterator[tuple[Searcher, Searcher]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine._Pruning, "ENOUGH", 0)
+        with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+            yield fast, plain
 
 
 def _compiled_query(searcher: Searcher, text: str) -> Any:
