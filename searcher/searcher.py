@@ -437,7 +437,7 @@ class Searcher:
     def _facets(opened: _Open, matched: np.ndarray) -> dict[str, list[FacetValue]]:
         facets: dict[str, list[FacetValue]] = {}
         combination, per_facet = opened.facet_combinations
-        combinations = len(next(iter(per_facet.values())))
+        combinations = len(next(iter(per_facet.values()), ()))
         matches_of = np.bincount(combination[matched], minlength=combinations)
         for name in FACET_FIELDS:
             values = opened.facet_values[name]
