@@ -26,19 +26,20 @@ MAX_QUERY_CHARS = 500
 #: More units than this are dropped: each costs a posting-list walk.
 MAX_UNITS = 32
 
+_SEARCHABLE_FIELDS = {"title": "title", "tieude": "title", "body": "body", "noidung": "body"}
+
 _LEXER = re.compile(
     r"""
     (?P<neg>-)?(?P<field>[A-Za-z_]+:)?"(?P<phrase>[^"]*)(?P<close>"?)
     | (?P<or>\bOR\b|\|\|?)
     | (?P<and>\bAND\b|&&)
     | (?P<not>\bNOT\b)
-    | (?P<bare_field>(?i:title|tieude|body|noidung):)(?=\s|$)
+    | (?P<bare_field>(?i:FIELD_NAMES):)(?=\s|$)
     | (?P<neg2>-)?(?P<field2>[A-Za-z_]+:)?(?P<word>[^\s"()|]+)
     | (?P<paren>[()])
-    """,
+    """.replace("FIELD_NAMES", "|".join(_SEARCHABLE_FIELDS)),
     re.VERBOSE,
 )
-_SEARCHABLE_FIELDS = {"title": "title", "tieude": "title", "body": "body", "noidung": "body"}
 
 
 @dataclass(frozen=True, slots=True)

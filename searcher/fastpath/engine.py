@@ -556,7 +556,7 @@ class _Scorer:
         self.index = index
         self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _sparse(self, node: _Node) -> _Sparse:
+    def sparse(self, node: _Node) -> _Sparse:
         kind = node.kind
         if kind == "term":
             term = self.index.term(node.field, node.words[0])
@@ -567,7 +567,7 @@ class _Scorer:
             return self._sum(node.children)
         if kind == "and":
             children = sorted(node.children, key=self.cost)
-            docs, scores = self._sparse(children[0])
+            docs, scores = self.sparse(children[0])
             for child in children[1:]:
                 if docs.size == 0:
                     break
@@ -576,10 +576,10 @@ class _Scorer:
                 docs, scores = docs[keep], scores[keep] + other[keep]
             return docs, scores
         if kind == "andmaybe":
-            docs, scores = self._sparse(node.children[0])
+            docs, scores = self.sparse(node.children[0])
             return docs, scores + self.aligned(node.children[1], docs)
         if kind == "andnot":
-            docs, scores = self._sparse(node.children[0])
+            docs, scores = self.sparse(node.children[0])
             keep = self.aligned(node.children[1], docs) == 0
             return docs[keep], scores[keep]
         return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -602,7 +602,7 @@ class _Scorer:
         Short lists are merged by sorting their concatenation; long ones by a dense pass over
         all documents. Either way each document's score is the same float sum.
         """
-        pieces = [self._pieces(child) for child in children]
+        pieces = [self.pieces(child) for child in children]
         total = sum(docs.size for child in pieces for _, docs, _ in child)
         kind = np.int32 if self.index.size < 1 << 31 else np.int64
         if not pieces:
@@ -639,7 +639,7 @@ class _Scorer:
                 if self.index.weights is not None and within.size * 16 >= cost:
                     # Many candidates: add the children's stored weights into one dense
                     # array and read the candidates' sums from it.
-                    pieces = [self._pieces(child) for child in node.children]
+                    pieces = [self.pieces(child) for child in node.children]
                     return _dense_sum(pieces, size)[within]
                 total = np.zeros(within.size)
                 for child in node.children:
@@ -648,10 +648,10 @@ class _Scorer:
         if node.kind == "term":
             ranks = self._ranks(within) if within.size * 16 >= self.cost(node) else None
             return self.index.term_at(node.field, node.words[0], within, ranks)
-        docs, scores = self._sparse(node)
+        docs, scores = self.sparse(node)
         return _lookup(docs, scores, within, size)
 
-    def _pieces(self, node: _Node) -> list[_Piece]:
+    def pieces(self, node: _Node) -> list[_Piece]:
         """A node's documents and scores as pieces: a term of several segments with stored
         weights as its segments' slices (a dense sum needs no concatenated copy), anything
         else as one piece."""
@@ -663,7 +663,7 @@ class _Scorer:
             and not index.cache.holds(("stored", node.field, node.words[0]))
         ):
             return index.term_pieces(node.field, node.words[0])
-        docs, scores = self._sparse(node)
+        docs, scores = self.sparse(node)
         return [(0, docs, scores)]
 
     def _ranks(self, within: np.ndarray) -> np.ndarray:
@@ -696,13 +696,10 @@ class _Membership:
 
     def __init__(self, index: FastIndex) -> None:
         self.index = index
-        self.run = _Scorer(index)  # for costs and posting pieces
+        self.scorer = _Scorer(index)  # for costs and posting pieces
 
     def matches(self, root: _Node) -> np.ndarray:
         index = self.index
-        if root.kind == "every":
-            everything = np.arange(index.size, dtype=np.int64)
-            return everything if index.live is None else everything[index.live]
         docs = self.docs(root)
         if index.live is not None and docs.size:
             docs = docs[index.live[docs]]
@@ -716,13 +713,13 @@ class _Membership:
         if kind == "phrase":
             return self.index.phrase_docs(node.field, node.words)
         if kind == "or" and _is_unit(node):
-            if self.run.cost(node) * SPARSE_UNION < self.index.size and not self.index.cache.holds(
-                ("mask", node)
-            ):  # a rare unit: merging its lists beats a pass over every document
+            rare = self.scorer.cost(node) * SPARSE_UNION < self.index.size
+            if rare and not self.index.cache.holds(("mask", node)):
+                # merging a rare unit's lists beats a pass over every document
                 return np.unique(np.concatenate([self.docs(c) for c in node.children]))
             return np.flatnonzero(self.mask(node))
         if kind == "and":
-            children = sorted(node.children, key=self.run.cost)
+            children = sorted(node.children, key=self.scorer.cost)
             docs = self.docs(children[0])
             for child in children[1:]:
                 if docs.size == 0:
@@ -749,22 +746,19 @@ class _Membership:
     def holds(self, node: _Node, within: np.ndarray) -> np.ndarray:
         """Whether each of the ``within`` documents (ascending) matches the node."""
         kind = node.kind
-        few = within.size * 16 < self.run.cost(node)
-        if kind in ("term", "phrase") or (kind == "or" and _is_unit(node)):
-            key = ("mask", node)
-            if few and not self.index.cache.holds(key):
-                if kind == "or":
-                    found = np.zeros(within.size, dtype=bool)
-                    for child in node.children:
-                        found |= self.holds(child, within)
-                    return found
-                return isin_sorted(within, self.docs(node))
-            if kind == "or":
-                return self.mask(node)[within]
+        if kind in ("term", "phrase"):
             return isin_sorted(within, self.docs(node))
+        if (
+            kind == "or"
+            and _is_unit(node)
+            and (
+                within.size * 16 >= self.scorer.cost(node) or self.index.cache.holds(("mask", node))
+            )
+        ):  # many documents asked about, or the bit set at hand (else: each child in turn)
+            return self.mask(node)[within]
         if kind == "and":
             found = np.ones(within.size, dtype=bool)
-            for child in sorted(node.children, key=self.run.cost):
+            for child in sorted(node.children, key=self.scorer.cost):
                 found &= self.holds(child, within)
             return found
         if kind == "or":
@@ -786,9 +780,9 @@ class _Membership:
         def compute() -> tuple[np.ndarray, int, bool]:
             found = np.zeros(self.index.size, dtype=bool)
             for child in node.children:
-                for offset, docs, _ in self.run._pieces(child):
+                for offset, docs, _ in self.scorer.pieces(child):
                     (found[offset:] if offset else found)[docs] = True
-            return found, found.nbytes, self.run.cost(node) >= self.index.worth_caching
+            return found, found.nbytes, self.scorer.cost(node) >= self.index.worth_caching
 
         return self.index.cache.get(("mask", node), compute)
 
@@ -812,7 +806,7 @@ class _Pruning:
 
     def __init__(self, index: FastIndex, root: _Node) -> None:
         self.index = index
-        self.run = _Scorer(index)
+        self.scorer = _Scorer(index)
         self.clauses = _clauses(root, required=True)
 
     def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
@@ -820,18 +814,18 @@ class _Pruning:
             return docs
         bounds = [self.bound(clause) for clause in self.clauses]
         order = sorted(range(len(self.clauses)), key=lambda i: -bounds[i])
-        rest = sum(bounds) * (1 + self.SLACK)
+        rest = sum(bounds)
         partial = np.zeros(docs.size)
         for step, i in enumerate(order):
             rest -= bounds[i]
-            if step == 0 and self.run.cost(self.clauses[i]) * 16 < docs.size:
+            if step == 0 and self.scorer.cost(self.clauses[i]) * 16 < docs.size:
                 # A rare first clause (an alternative of a fallback, say): when the page's
                 # documents all hold it, no other document needs a score.
                 own = self._within(self.clauses[i], docs, stop, rest)
                 if own is not None:
                     docs, partial = own
                     continue
-            partial += self.run.aligned(self.clauses[i], docs)
+            partial += self.scorer.aligned(self.clauses[i], docs)
             best = _kth_best(partial, stop)
             keep = partial + max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK)
             docs, partial = docs[keep], partial[keep]
@@ -844,7 +838,7 @@ class _Pruning:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``docs`` that hold ``clause``, with its scores, if every document without it
         is certainly below the ``stop``-th best of those (else None)."""
-        own, scores = self.run._sparse(clause)
+        own, scores = self.scorer.sparse(clause)
         inside = isin_sorted(own, docs)
         own, scores = own[inside], scores[inside]
         if own.size < stop:
