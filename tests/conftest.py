@@ -1,4 +1,5 @@
-"""Shared fixtures: one small index built once per session from the shipped corpus."""
+"""Shared fixtures: one small index built once per session from the shipped corpus, and the
+web app over it (Flask's tutorial shape: ``app`` and ``client``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from corpus import corpus_files
 from index import build_index
 from searcher import Searcher
+from webui import create_app
+from webui.extension import close_searcher
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +29,25 @@ def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def searcher(corpus_index: Path) -> Iterator[Searcher]:
     with Searcher(corpus_index) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def app(corpus_index: Path) -> Iterator[Flask]:
+    """The web app over the corpus index, its Searcher closed at the end of the session."""
+    web_app = create_app({"BANTIN_INDEX": str(corpus_index), "TESTING": True})
+    yield web_app
+    close_searcher(web_app)
+
+
+@pytest.fixture(scope="session")
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def empty_client(tmp_path: Path) -> FlaskClient:
+    """An app whose index folder holds nothing."""
+    return create_app({"BANTIN_INDEX": str(tmp_path), "TESTING": True}).test_client()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from webui import create_app
+from webui.extension import close_searcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,6 +50,7 @@ def base_url(corpus_index: Path) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+        close_searcher(app)
 
 
 @pytest.fixture(scope="module")

@@ -28,16 +28,6 @@ ODD_IDS = {
 
 
 @pytest.fixture(scope="module")
-def app(corpus_index: Path):
-    return create_app({"BANTIN_INDEX": str(corpus_index), "TESTING": True})
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
 def odd_client(tmp_path_factory: pytest.TempPathFactory):
     """An index whose ids need URL-encoding; each holds one made-up word to find it by."""
     from index import build_index
@@ -58,12 +48,6 @@ def odd_client(tmp_path_factory: pytest.TempPathFactory):
     source.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
     build_index([source], folder / "index")
     return create_app({"BANTIN_INDEX": str(folder / "index"), "TESTING": True}).test_client()
-
-
-@pytest.fixture
-def empty_client(tmp_path: Path):
-    """An app whose index folder holds nothing."""
-    return create_app({"BANTIN_INDEX": str(tmp_path), "TESTING": True}).test_client()
 
 
 class LinkParser(HTMLParser):
