@@ -50,7 +50,7 @@ from searcher.fastpath.decode import FieldPostings, PostingsCollector, length_by
 #: actual size is about 0.6 of the estimate (40 bytes a posting, terms included).
 TERM_BYTES = 400
 POSTING_BYTES = 24
-#: Spilled runs open at once while merging; more are first merged into one.
+#: Spilled runs open at once while merging, by default; more are first merged into one.
 MAX_OPEN_RUNS = 64
 
 Posting = tuple[str, bytes, int, float, bytes]  # field, term, docnum, weight, encoded value
@@ -64,12 +64,14 @@ class TermPool:
 
     Implements the part of Whoosh's pool interface a :class:`~whoosh.writing.SegmentWriter`
     uses when documents are only added (``add``, ``iter_postings``, ``cleanup``), plus
-    :meth:`add_postings`, a document's postings of a field at once.
+    :meth:`add_postings`, a document's postings of a field at once. ``max_open_runs`` bounds
+    the spilled runs read at once while merging (open files).
     """
 
-    def __init__(self, tempstore: Any, limitmb: int) -> None:
+    def __init__(self, tempstore: Any, limitmb: int, max_open_runs: int = MAX_OPEN_RUNS) -> None:
         self.tempstore = tempstore
         self.limit = limitmb * 1024 * 1024
+        self.max_open_runs = max_open_runs
         self.size = 0
         self.runs: list[str] = []
         self._fields: dict[str, dict[bytes, Columns]] = {}
@@ -121,8 +123,8 @@ class TermPool:
         if not self.runs:
             return self._sorted_terms()
         self.save()
-        while len(self.runs) > MAX_OPEN_RUNS:
-            self._merge_oldest_runs(MAX_OPEN_RUNS)
+        while len(self.runs) > self.max_open_runs:
+            self._merge_oldest_runs(self.max_open_runs)
         return self._merged(self.runs)
 
     def iter_postings(self) -> Iterator[Posting]:
@@ -274,9 +276,11 @@ class RebuildWriter(SegmentWriter):
     schema without term vectors or separate spelling fields.
     """
 
-    def __init__(self, ix: Any, *, limitmb: int, **kwargs: Any) -> None:
+    def __init__(
+        self, ix: Any, *, limitmb: int, max_open_runs: int = MAX_OPEN_RUNS, **kwargs: Any
+    ) -> None:
         super().__init__(ix, limitmb=limitmb, **kwargs)
-        self.pool = TermPool(self._tempstorage, limitmb)
+        self.pool = TermPool(self._tempstorage, limitmb, max_open_runs)
         # The search fast path's side files are written with the segment when the segment is
         # a folder's and the schema has the fast path's fields (else the indexer decodes them).
         self.side_files = hasattr(self.storage, "folder") and all(
@@ -434,19 +438,25 @@ class SegmentSeries:
     ``budget_mb`` (estimated) and starts a new one: memory stays bounded by the budget, at the
     price of more segments (searches loop over segments, so the budget should keep them few).
     The finished segments are listed in the index by the caller's own writer, which holds the
-    index lock (the series' writers do not lock).
+    index lock (the series' writers do not lock). ``max_open_runs`` is each writer's (see
+    :class:`TermPool`).
     """
 
-    def __init__(self, ix: Any, *, limitmb: int, budget_mb: float) -> None:
+    def __init__(
+        self, ix: Any, *, limitmb: int, budget_mb: float, max_open_runs: int = MAX_OPEN_RUNS
+    ) -> None:
         self.ix = ix
         self.limitmb = limitmb
+        self.max_open_runs = max_open_runs
         self.budget = budget_mb * 1024 * 1024
         self.segments: list[Any] = []
         self._writer: RebuildWriter | None = None
 
     def add_document(self, **fields: Any) -> None:
         if self._writer is None:
-            self._writer = RebuildWriter(self.ix, limitmb=self.limitmb, _lk=False)
+            self._writer = RebuildWriter(
+                self.ix, limitmb=self.limitmb, max_open_runs=self.max_open_runs, _lk=False
+            )
         self._writer.add_document(**fields)
         # The pool's millions of lists and tuples live until the segment closes and hold no
         # cycles: keep the cyclic garbage collector from walking them again and again (it

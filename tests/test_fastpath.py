@@ -17,7 +17,8 @@ from corpus import corpus_files
 from index import build_index, update_index
 from searcher import Searcher
 from searcher.analysis import fold
-from searcher.fastpath import engine, store
+from searcher.fastpath import store
+from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.schema import TEXT_FIELDS
@@ -196,16 +197,14 @@ def test_synthetic_bulletins_fast_and_plain_agree(synthetic_index: Path) -> None
 
 
 @pytest.mark.parametrize("cached", [False, True])
-def test_pruned_ranking_equals_the_exhaustive_one(
-    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
-) -> None:
+def test_pruned_ranking_equals_the_exhaustive_one(synthetic_index: Path, cached: bool) -> None:
     """The page is ranked from the documents that clause-by-clause scoring leaves in the
     running; here that pruning runs on every query (it normally starts above 512 matches),
     with every unit's bit set cached or none."""
-    monkeypatch.setattr(engine._Pruning, "ENOUGH", 0)
     with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
         opened = fast._current().fast
         assert opened is not None
+        opened.prune_above = 0
         if cached:
             opened.worth_caching = 0
         pruned = []
@@ -218,7 +217,7 @@ def test_pruned_ranking_equals_the_exhaustive_one(
                 assert got["facets"] == expected["facets"], where
                 assert_same_hits(got["hits"], expected["hits"], where)
             matches = fast._current().fast.match(_compiled_query(fast, query))
-            pruning = engine._Pruning(opened, opened.compile(_compiled_query(fast, query)))
+            pruning = Pruning(opened, opened.compile(_compiled_query(fast, query)), 0)
             pruned.append(pruning.candidates(matches, 10).size < matches.size)
         assert sum(pruned) >= len(QUERIES) // 3, "pruning should leave out documents"
         assert_same_answers(fast, plain, QUERIES)
@@ -271,10 +270,11 @@ def test_pruned_ranking_on_generated_queries(
 
 @pytest.fixture(scope="module")
 def pruning_pair(synthetic_index: Path) -> Iterator[tuple[Searcher, Searcher]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine._Pruning, "ENOUGH", 0)
-        with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
-            yield fast, plain
+    with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+        opened = fast._current().fast
+        assert opened is not None
+        opened.prune_above = 0
+        yield fast, plain
 
 
 def _compiled_query(searcher: Searcher, text: str) -> Any:

@@ -15,7 +15,6 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
 import index.build
-import index.writer
 from index import build_index, update_index
 from index.build import _attach, _fields, _texts
 from index.readers import read_file
@@ -87,15 +86,15 @@ def write_segment(folder: Path, writer_class: type, source: Path, **options: obj
 
 @pytest.mark.parametrize(("limitmb", "blocklimit"), [(256, 128), (0, 128), (256, 4)])
 def test_rebuild_writer_writes_what_whoosh_writes(
-    tmp_path: Path, limitmb: int, blocklimit: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, limitmb: int, blocklimit: int
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", bulletins(40))
     # limitmb=0 spills a run per field of each bulletin, and merging 3 runs at a time merges
     # runs too; blocks of 4 postings give common terms many blocks.
-    monkeypatch.setattr(index.writer, "MAX_OPEN_RUNS", 3)
+    options = {"limitmb": limitmb, "max_open_runs": 3}
     codec = W3Codec(blocklimit=blocklimit)
     whoosh = write_segment(tmp_path / "whoosh", SegmentWriter, source, limitmb=256, codec=codec)
-    ours = write_segment(tmp_path / "ours", RebuildWriter, source, limitmb=limitmb, codec=codec)
+    ours = write_segment(tmp_path / "ours", RebuildWriter, source, **options, codec=codec)
     assert (ours["spilled"] > 3) == (limitmb == 0)
     assert ours["contents"] == whoosh["contents"]
 

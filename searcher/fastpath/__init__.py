@@ -2,12 +2,14 @@
 
 Whoosh stays the index and the source of truth; beside each segment the indexer writes side
 files (:mod:`~searcher.fastpath.store`, decoded by :mod:`~searcher.fastpath.decode`) from which
-:mod:`~searcher.fastpath.engine` computes the same matches and BM25F scores as Whoosh's
-exhaustive search, and :mod:`~searcher.fastpath.snippets` the same highlights, in a fraction
-of the time. A generation without valid side files is served by plain Whoosh.
+:mod:`~searcher.fastpath.engine` computes the same matches and BM25F scores
+(:mod:`~searcher.fastpath.scoring`) as Whoosh's exhaustive search, and
+:mod:`~searcher.fastpath.snippets` the same highlights, in a fraction of the time. A generation
+without valid side files is served by plain Whoosh.
 """
 
-from searcher.fastpath.engine import FastIndex, Unsupported, rank
+from searcher.fastpath.compiled import Unsupported
+from searcher.fastpath.engine import FastIndex
 from searcher.fastpath.snippets import highlight_fast, snippet_fast
 from searcher.fastpath.store import prepare_fast_path, write_side_files
 
@@ -16,7 +18,6 @@ __all__ = [
     "Unsupported",
     "highlight_fast",
     "prepare_fast_path",
-    "rank",
     "snippet_fast",
     "write_side_files",
 ]

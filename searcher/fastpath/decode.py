@@ -18,7 +18,7 @@ import pickle
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -281,9 +281,3 @@ def length_bytes(perdoc: Any, fieldname: str, doc_count: int) -> np.ndarray:
     raw = column._dbfile.get(column._basepos, stored)
     lengths[:stored] = np.frombuffer(raw, dtype=np.uint8)
     return lengths
-
-
-def iter_fields(segment_reader: Any, fieldnames: list[str]) -> Iterator[FieldPostings]:
-    """Decode several fields of one segment, one after the other."""
-    for name in fieldnames:
-        yield decode_field(segment_reader, name)

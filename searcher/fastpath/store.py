@@ -2,7 +2,9 @@
 
 ``<generation>/fastpath/<segment id>/`` holds, for each text field, the segment's postings as
 flat arrays (see :class:`searcher.fastpath.decode.FieldPostings`) plus a hash table for term
-lookup, and ``meta.json`` with :data:`FORMAT_VERSION`. A segment never changes once written
+lookup, and ``meta.json`` with :data:`FORMAT_VERSION`; ``<generation>/fastpath/weights/`` holds
+every posting's precomputed weight (:mod:`~searcher.fastpath.weights`) and the statistics they
+were computed for. A segment never changes once written
 (Whoosh records deletions beside it), so a folder stays valid for as long as its segment lives;
 an update only adds folders for new or merged segments and drops those of vanished ones.
 
@@ -20,21 +22,26 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from searcher.fastpath import weights
 from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
+from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
 from searcher.schema import TEXT_FIELDS, folded_name
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 FORMAT_VERSION = 2
+#: Bump when the weight files' meaning changes; other versions are ignored.
+WEIGHTS_VERSION = 1
 SIDE_DIR = "fastpath"
 META = "meta.json"
+WEIGHTS_DIR = "weights"
 #: Fields with postings in the side files: each text field and its folded companion.
 FIELDS = tuple(name for field in TEXT_FIELDS for name in (field, folded_name(field)))
 #: Segments with fewer documents than this are decoded in the writing process itself.
@@ -78,9 +85,6 @@ class FieldFiles:
             i += 1
         return None
 
-    def term_count(self) -> int:
-        return int(self.term_ptr.size - 1)
-
     def term(self, ordinal: int) -> str:
         return self.terms[self.term_off[ordinal] : self.term_off[ordinal + 1]].decode("utf-8")
 
@@ -97,6 +101,10 @@ class SegmentFiles:
 
 def side_dir(generation_path: Path) -> Path:
     return Path(generation_path) / SIDE_DIR
+
+
+def _weights_dir(generation_path: Path) -> Path:
+    return side_dir(generation_path) / WEIGHTS_DIR
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -122,7 +130,7 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     finally:
         ix.close()
     for entry in root.iterdir():
-        if entry.name == "weights":
+        if entry.name == WEIGHTS_DIR:
             continue  # rewritten below when the statistics changed
         if entry.name not in wanted or not _valid(entry, wanted[entry.name]):
             shutil.rmtree(entry, ignore_errors=True)
@@ -144,10 +152,9 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
 
 
 def _write_weights(generation_path: Path, segments: list[tuple[str, int]]) -> None:
-    """Precompute every posting's weight for this generation's statistics (see weights.py)."""
+    """Precompute every posting's weight for this generation's statistics, unless the stored
+    ones were computed for the same."""
     from whoosh import index as whoosh_index
-
-    from searcher.fastpath import weights
 
     loaded = load_segments(generation_path, segments)
     if loaded is None:
@@ -155,19 +162,35 @@ def _write_weights(generation_path: Path, segments: list[tuple[str, int]]) -> No
     ix = whoosh_index.open_dir(str(generation_path))
     try:
         with ix.searcher() as searcher:
-            schema = searcher.schema
-            stats = weights.Statistics(
-                tuple(segment_id for segment_id, _ in segments),
-                searcher.doc_count_all(),
-                {name: searcher.avg_field_length(name) or 1 for name in FIELDS},
-                {name: float(schema[name].format.field_boost) for name in FIELDS},
-                weights.B,
-                weights.K1,
-            )
+            ids = tuple(segment_id for segment_id, _ in segments)
+            stats = collection_statistics(searcher, ids, FIELDS, B, K1)
     finally:
         ix.close()
-    if weights.load(generation_path, loaded, stats) is None:
-        weights.write(generation_path, loaded, stats)
+    if load_weights(generation_path, loaded, stats) is None:
+        write_weights(generation_path, weights.compute(loaded, stats), loaded, stats)
+
+
+def write_weights(
+    generation_path: Path,
+    computed: list[dict[str, np.ndarray]],
+    segments: list[SegmentFiles],
+    stats: Statistics,
+) -> None:
+    """Store a generation's weights (per segment and field), replacing any others."""
+    root = side_dir(generation_path)
+    staging = root / f".tmp-weights-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    for segment, fields in zip(segments, computed, strict=True):
+        for name, values in fields.items():
+            np.save(staging / f"{segment.segment_id}.{name}.npy", values)
+    meta = {"version": WEIGHTS_VERSION, **asdict(stats)}
+    (staging / "stats.json").write_text(json.dumps(meta), encoding="utf-8")
+    final = _weights_dir(generation_path)
+    old = root / f".old-weights-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        final.rename(old)
+    os.rename(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
@@ -330,4 +353,34 @@ def load_segments(
         except (OSError, ValueError):
             return None
         loaded.append(SegmentFiles(segment_id, doc_count, fields, nbytes))
+    return loaded
+
+
+def load_weights(
+    generation_path: Path, segments: list[SegmentFiles], stats: Statistics
+) -> list[dict[str, np.ndarray]] | None:
+    """The stored weights if they were computed for exactly these statistics, else None."""
+    folder = _weights_dir(generation_path)
+    try:
+        meta = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if meta.pop("version", None) != WEIGHTS_VERSION:
+        return None
+    meta["segments"] = tuple(meta.get("segments", ()))
+    if meta != asdict(stats) | {"segments": stats.segments}:
+        return None
+    try:
+        loaded = []
+        for segment in segments:
+            fields = {}
+            for name in FIELDS:
+                path = folder / f"{segment.segment_id}.{name}.npy"
+                values = np.load(path, mmap_mode="r").view(np.ndarray)
+                if values.shape != segment.fields[name].docs.shape:
+                    return None
+                fields[name] = values
+            loaded.append(fields)
+    except (OSError, ValueError):
+        return None
     return loaded

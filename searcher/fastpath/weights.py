@@ -4,8 +4,9 @@ Computing a posting's weight costs more than everything else a query does with i
 passes of float arithmetic), and a common word has a hundred thousand postings. The weights
 depend on the generation's statistics (document count, average field lengths, each term's
 document frequency over all segments), which change only when the indexer publishes a new
-generation; so it computes them then, once, into ``fastpath/weights/``, recording the
-statistics used. A searcher uses them only while the statistics it sees are the same.
+generation; so it computes them then, once, recording the statistics used (the files are
+:mod:`~searcher.fastpath.store`'s). A searcher uses them only while the statistics it sees are
+the same.
 
 float32 keeps them half the size of float64 and within 2**-24 of the exact value each; the
 engine ranks with them and then recomputes the exact (float64, Whoosh's arithmetic) scores of
@@ -14,48 +15,50 @@ the few documents that can reach the page, so answers stay exact.
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import shutil
-import uuid
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
-from whoosh.util.numeric import byte_to_length
 
-from searcher.fastpath.store import FIELDS, SegmentFiles, side_dir
+from searcher.fastpath.scoring import Statistics, idf, length_norms, term_weights
 
-#: Bump when the files' meaning changes; other versions are ignored.
-WEIGHTS_VERSION = 1
-WEIGHTS_DIR = "weights"
-#: The Searcher's BM25F parameters (searcher.searcher._weighting); checked again at open.
-B, K1 = 0.75, 1.2
-_BYTE_TO_LENGTH = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
+__all__ = ["Statistics", "compute", "global_df", "norms"]
+
 _CHUNK = 1 << 22
 
 
-@dataclass(frozen=True)
-class Statistics:
-    """Everything a posting's weight depends on besides the posting itself."""
+class FieldArrays(Protocol):
+    """What the weights read of one field of a segment (a :class:`~.store.FieldFiles`)."""
 
-    segments: tuple[str, ...]
-    doc_count_all: int
-    avg_lengths: dict[str, float]
-    boosts: dict[str, float]
-    B: float
-    K1: float
+    hashes: np.ndarray
+    hash_term: np.ndarray
+    term_ptr: np.ndarray
+    docs: np.ndarray
+    freqs: np.ndarray
+    lengths: np.ndarray
+
+    def find(self, term: str) -> int | None: ...
+
+    def term(self, ordinal: int) -> str: ...
 
 
-def norms(segments: list[SegmentFiles], stats: Statistics, field: str) -> np.ndarray:
-    """``K1 * ((1 - B) + B * fl / avgfl)`` per document: Whoosh's order of operations."""
+class SegmentArrays(Protocol):
+    """What the weights read of a segment (a :class:`~.store.SegmentFiles`)."""
+
+    @property
+    def doc_count(self) -> int: ...
+
+    @property
+    def fields(self) -> dict[str, FieldArrays]: ...
+
+
+def norms(segments: Sequence[SegmentArrays], stats: Statistics, field: str) -> np.ndarray:
+    """Each document's length norm in ``field``, over all segments in order."""
     lengths = np.concatenate([s.fields[field].lengths for s in segments])
-    fl = _BYTE_TO_LENGTH[lengths]
-    return stats.K1 * ((1 - stats.B) + stats.B * fl / stats.avg_lengths[field])
+    return length_norms(lengths, stats.avg_lengths[field], stats.B, stats.K1)
 
 
-def global_df(segments: list[SegmentFiles], field: str) -> list[np.ndarray]:
+def global_df(segments: Sequence[SegmentArrays], field: str) -> list[np.ndarray]:
     """Per segment, each term's postings over all segments (Whoosh's doc_frequency)."""
     counts = [np.diff(s.fields[field].term_ptr) for s in segments]
     if len(segments) == 1:
@@ -78,79 +81,24 @@ def global_df(segments: list[SegmentFiles], field: str) -> list[np.ndarray]:
     return totals
 
 
-def compute(segments: list[SegmentFiles], stats: Statistics) -> list[dict[str, np.ndarray]]:
-    """float32 weights of every posting, per segment and field, in posting order."""
+def compute(segments: Sequence[SegmentArrays], stats: Statistics) -> list[dict[str, np.ndarray]]:
+    """float32 weights of every posting, per segment and field (those of ``stats.boosts``),
+    in posting order."""
     result: list[dict[str, np.ndarray]] = [{} for _ in segments]
     offsets = np.cumsum([0] + [s.doc_count for s in segments])
-    for field in FIELDS:
+    for field, boost in stats.boosts.items():
         norm = norms(segments, stats, field)
         dfs = global_df(segments, field)
-        boost = stats.boosts[field]
         for index, segment in enumerate(segments):
             files = segment.fields[field]
-            idf = np.array(
-                [math.log(stats.doc_count_all / (df + 1)) + 1 for df in dfs[index].tolist()]
-            )
+            idfs = np.array([idf(stats.doc_count_all, df) for df in dfs[index].tolist()])
             out = np.empty(files.docs.size, dtype=np.float32)
-            term_of = np.repeat(np.arange(idf.size), np.diff(files.term_ptr))
+            term_of = np.repeat(np.arange(idfs.size), np.diff(files.term_ptr))
             for start in range(0, files.docs.size, _CHUNK):
                 stop = min(start + _CHUNK, files.docs.size)
-                tf = files.freqs[start:stop].astype(np.float64)
-                tf *= boost
                 docs = files.docs[start:stop].astype(np.int64) + offsets[index]
-                weights = idf[term_of[start:stop]] * ((tf * (stats.K1 + 1)) / (tf + norm[docs]))
-                out[start:stop] = weights
+                out[start:stop] = term_weights(
+                    files.freqs[start:stop], boost, idfs[term_of[start:stop]], norm[docs], stats.K1
+                )
             result[index][field] = out
     return result
-
-
-def _folder(generation_path: Path) -> Path:
-    return side_dir(generation_path) / WEIGHTS_DIR
-
-
-def write(generation_path: Path, segments: list[SegmentFiles], stats: Statistics) -> None:
-    """Compute and store the weights of a generation (replacing any others)."""
-    root = side_dir(generation_path)
-    staging = root / f".tmp-weights-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    for segment, fields in zip(segments, compute(segments, stats), strict=True):
-        for field, weights in fields.items():
-            np.save(staging / f"{segment.segment_id}.{field}.npy", weights)
-    meta = {"version": WEIGHTS_VERSION, **asdict(stats)}
-    (staging / "stats.json").write_text(json.dumps(meta), encoding="utf-8")
-    final = _folder(generation_path)
-    old = root / f".old-weights-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        final.rename(old)
-    os.rename(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def load(
-    generation_path: Path, segments: list[SegmentFiles], stats: Statistics
-) -> list[dict[str, np.ndarray]] | None:
-    """The stored weights if they were computed for exactly these statistics, else None."""
-    folder = _folder(generation_path)
-    try:
-        meta = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if meta.pop("version", None) != WEIGHTS_VERSION:
-        return None
-    meta["segments"] = tuple(meta.get("segments", ()))
-    if meta != asdict(stats) | {"segments": stats.segments}:
-        return None
-    try:
-        loaded = []
-        for segment in segments:
-            fields = {}
-            for field in FIELDS:
-                path = folder / f"{segment.segment_id}.{field}.npy"
-                weights = np.load(path, mmap_mode="r").view(np.ndarray)
-                if weights.shape != segment.fields[field].docs.shape:
-                    return None
-                fields[field] = weights
-            loaded.append(fields)
-    except (OSError, ValueError):
-        return None
-    return loaded

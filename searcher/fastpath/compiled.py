@@ -1,0 +1,66 @@
+"""A ``whoosh.query`` tree as the fast path evaluates it: a tree of plain :class:`Node`.
+
+Only what bantin's searcher builds is compiled (terms and slop-1 phrases on the side files'
+fields, ``Or``/``And``/``AndMaybe``/``AndNot`` of them, ``Every``, the null query); anything
+else raises :class:`Unsupported` and the search goes to plain Whoosh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from whoosh import query as wq
+
+from searcher.fastpath.store import FIELDS
+
+
+class Unsupported(Exception):
+    """The query holds something the fast path does not evaluate; use plain Whoosh."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node of a compiled query; a term or phrase names its field and words."""
+
+    kind: str  # term, phrase, and, or, andmaybe, andnot, every, null
+    field: str = ""
+    words: tuple[str, ...] = ()
+    children: tuple[Node, ...] = ()
+
+
+def compile_query(query: wq.Query) -> Node:
+    """The query as evaluation nodes, or :class:`Unsupported`."""
+    if getattr(query, "boost", 1.0) != 1.0:
+        raise Unsupported("boosted query")
+    if isinstance(query, wq.Term):
+        if query.fieldname not in FIELDS or not isinstance(query.text, str):
+            raise Unsupported(f"term on {query.fieldname}")
+        return Node("term", query.fieldname, (query.text,))
+    if isinstance(query, wq.Phrase):
+        if query.fieldname not in FIELDS or query.slop != 1:
+            raise Unsupported("phrase")
+        words = tuple(query.words)
+        if len(words) == 1:
+            return Node("term", query.fieldname, words)
+        return Node("phrase", query.fieldname, words)
+    if isinstance(query, wq.Or):
+        if query.scale is not None or query.minmatch:
+            raise Unsupported("Or with scale/minmatch")
+        return Node("or", children=tuple(compile_query(q) for q in query.subqueries))
+    if isinstance(query, wq.And):
+        return Node("and", children=tuple(compile_query(q) for q in query.subqueries))
+    if isinstance(query, wq.AndMaybe):
+        return Node("andmaybe", children=(compile_query(query.a), compile_query(query.b)))
+    if isinstance(query, wq.AndNot):
+        return Node("andnot", children=(compile_query(query.a), compile_query(query.b)))
+    if isinstance(query, wq.Every) and query.fieldname in (None, "*"):
+        return Node("every")
+    if query is wq.NullQuery:
+        return Node("null")
+    raise Unsupported(type(query).__name__)
+
+
+def is_unit(node: Node) -> bool:
+    """Whether the node is one unit of the query: a phrase, or an ``Or`` of terms and phrases
+    (one word or phrase in every field)."""
+    return node.kind == "phrase" or all(c.kind in ("term", "phrase") for c in node.children)

@@ -1,0 +1,130 @@
+"""Max-score pruning: the few matching documents that can reach a page, then their order.
+
+Whoosh's collectors rank by score, then document number; :func:`rank` does the same for the
+candidates :class:`Pruning` leaves, once their exact scores are known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from searcher.fastpath.compiled import Node, is_unit
+from searcher.fastpath.phrases import isin_sorted
+from searcher.fastpath.scorer import Scorer
+from searcher.fastpath.terms import FEW, TermIndex
+
+
+class Pruning:
+    """The documents that can reach a page, found by scoring the query clause by clause.
+
+    A matching document's score is the sum of its clauses' scores: the required units, the
+    optional compound boosts, the alternatives of a fallback. Each clause adds at most its
+    largest weights, so after scoring the clauses that can add most, a document whose partial
+    score plus what the rest could add stays below the ``stop``-th best partial score cannot
+    reach the page (that partial score is no more than the ``stop``-th best exact score):
+    the rest are scored only for the documents still in the running, usually a few hundred
+    of the hundreds of thousands a query of common words matches.
+
+    ``enough``: candidates few enough to score exactly at once (each by binary search, see
+    FEW); no more than this many matches (or the page's end) are not pruned at all.
+    """
+
+    #: Relative slack for float32 weights and summation order.
+    SLACK = 2.0**-18
+
+    def __init__(self, index: TermIndex, root: Node, enough: int = FEW) -> None:
+        self.index = index
+        self.enough = enough
+        self.scorer = Scorer(index)
+        self.clauses = _clauses(root, required=True)
+
+    def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
+        if docs.size <= max(self.enough, stop):
+            return docs
+        bounds = [self.bound(clause) for clause in self.clauses]
+        order = sorted(range(len(self.clauses)), key=lambda i: -bounds[i])
+        rest = sum(bounds)
+        partial = np.zeros(docs.size)
+        for step, i in enumerate(order):
+            rest -= bounds[i]
+            if step == 0 and self.scorer.cost(self.clauses[i]) * 16 < docs.size:
+                # A rare first clause (an alternative of a fallback, say): when the page's
+                # documents all hold it, no other document needs a score.
+                own = self._within(self.clauses[i], docs, stop, rest)
+                if own is not None:
+                    docs, partial = own
+                    continue
+            partial += self.scorer.aligned(self.clauses[i], docs)
+            best = _kth_best(partial, stop)
+            keep = partial + max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK)
+            docs, partial = docs[keep], partial[keep]
+            if docs.size <= max(self.enough, stop):
+                break
+        return docs
+
+    def _within(
+        self, clause: Node, docs: np.ndarray, stop: int, rest: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``docs`` that hold ``clause``, with its scores, if every document without it
+        is certainly below the ``stop``-th best of those (else None)."""
+        own, scores = self.scorer.sparse(clause)
+        inside = isin_sorted(own, docs)
+        own, scores = own[inside], scores[inside]
+        if own.size < stop:
+            return None
+        best = _kth_best(scores, stop)
+        if max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK):
+            return None
+        return own.astype(np.int64), scores.astype(np.float64)
+
+    def bound(self, node: Node) -> float:
+        """The most a node can add to a document's score."""
+        index = self.index
+        if node.kind == "term":
+            return index.max_weight(node.field, node.words[0])
+        if node.kind == "phrase":
+            return sum(index.max_weight(node.field, word) for word in node.words)
+        if node.kind == "andnot":
+            return self.bound(node.children[0])
+        return sum(self.bound(child) for child in node.children)
+
+
+def _kth_best(scores: np.ndarray, k: int) -> float:
+    """A lower bound of the ``k``-th best score: the ``k``-th best of the positive ones (the
+    exact value unless fewer are positive, then 0), found among those alone since most
+    documents of a fallback's match score nothing on its first clauses."""
+    positive = scores[scores > 0]
+    if positive.size < k:
+        return 0.0
+    return float(np.partition(positive, positive.size - k)[positive.size - k])
+
+
+def _clauses(node: Node, required: bool) -> list[Node]:
+    """The parts whose scores add up to the node's score on a document matching the query:
+    an ``And`` that must match splits into its children, an ``Or`` always (a child adds its
+    score where it matches), optional sides and exclusions as their scores say."""
+    if node.kind == "andnot":
+        return _clauses(node.children[0], required)
+    if node.kind == "andmaybe":
+        return _clauses(node.children[0], required) + _clauses(node.children[1], False)
+    if node.kind == "and" and required:
+        return [c for child in node.children for c in _clauses(child, True)]
+    if node.kind == "or" and not is_unit(node):
+        return [c for child in node.children for c in _clauses(child, False)]
+    return [node]
+
+
+def rank(docs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Indexes into ``docs`` of ranks [start, stop) by score descending, then document number."""
+    count = docs.size
+    stop = min(stop, count)
+    if start >= stop:
+        return np.zeros(0, dtype=np.int64)
+    if stop < count // 4:
+        # Keep everything scoring at least the stop-th best score (ties included), then sort.
+        threshold = np.partition(scores, count - stop)[count - stop]
+        keep = np.flatnonzero(scores >= threshold)
+    else:
+        keep = np.arange(count)
+    order = keep[np.lexsort((docs[keep], -scores[keep]))]
+    return order[start:stop]

@@ -1,0 +1,320 @@
+"""One open generation's terms over all its segments: postings, weights, phrase matches.
+
+Every term is looked up by hash in each segment's side files (:mod:`~searcher.fastpath.store`)
+and its postings read as global document numbers (a segment's local numbers plus its offset).
+A term's weights are the precomputed float32 ones when the generation has them, else computed
+with :mod:`~searcher.fastpath.scoring`'s formulas; exact scores are always computed in float64.
+What is worth it is cached for the life of the generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from searcher.fastpath.cache import Cache
+from searcher.fastpath.phrases import phrase_docs_in
+from searcher.fastpath.scoring import idf, length_norms, term_weights
+from searcher.fastpath.store import FIELDS, SegmentFiles
+
+#: Bytes of computed arrays kept per open generation (common words recur in most queries),
+#: and more for larger indexes, whose arrays are longer.
+CACHE_BYTES = 128 << 20
+CACHE_BYTES_PER_DOC = 320
+#: Up to this many documents, a term's weights for them are found by binary search.
+FEW = 64
+#: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
+#: (a few hundred bytes an entry).
+TABLE_ENTRIES = 1 << 18
+
+
+@dataclass
+class Term:
+    """One term across all segments: global document numbers (ascending) and BM25F weights."""
+
+    docs: np.ndarray  # int32 (or int64 beyond 2**31 documents)
+    weights: np.ndarray  # float64
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.docs.nbytes + self.weights.nbytes)
+
+
+class TermIndex:
+    """The side-file arrays of one open generation, with Whoosh's global statistics."""
+
+    def __init__(
+        self,
+        segments: list[SegmentFiles],
+        offsets: list[int],
+        doc_count_all: int,
+        live: np.ndarray | None,
+        avg_lengths: dict[str, float],
+        boosts: dict[str, float],
+        B: float,
+        K1: float,
+        weights: list[dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        self.segments = segments
+        #: Precomputed float32 weights per segment and field (for ranking; None: compute).
+        self.weights = weights
+        self.offsets = offsets
+        self.size = doc_count_all
+        self.live = live
+        self.boosts = boosts
+        self.B = B
+        self.K1 = K1
+        self.norms: dict[str, np.ndarray] = {}
+        for name in FIELDS:
+            lengths = np.concatenate([s.fields[name].lengths for s in segments])
+            self.norms[name] = length_norms(lengths, avg_lengths[name], B, K1)
+        # Term weights, whole-unit results and phrase matches of this generation; arrays
+        # cheaper to recompute than to keep (fewer entries than this) are not kept.
+        self.cache = Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
+        self.worth_caching = max(1024, doc_count_all // 64)
+        self._asked: dict[Any, int] = {}
+        self._asked_lock = threading.Lock()
+        #: Each looked-up term's posting range per segment (hash lookups add up: a query's
+        #: leaves are looked up for ordering, matching and exact scoring alike).
+        self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
+        #: Each looked-up term's largest weight (bounds what it can add to a score).
+        self._max_weight: dict[tuple[str, str], float] = {}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of side-file arrays mapped, plus the per-document arrays built at open."""
+        mapped = sum(s.nbytes for s in self.segments)
+        return mapped + sum(a.nbytes for a in self.norms.values())
+
+    # --- terms -------------------------------------------------------------------------------
+
+    def document_frequencies(self, fields: Iterable[str]) -> dict[str, int]:
+        """Every term of ``fields`` with its postings summed over fields and segments (what
+        Whoosh's term infos give, read from the term tables at a fraction of the cost)."""
+        counts: dict[str, int] = {}
+        for name in fields:  # in Whoosh's order: field by field, terms by their bytes
+            merged: dict[bytes, int] = {}
+            for segment in self.segments:
+                files = segment.fields[name]
+                blob, offsets = bytes(files.terms), files.term_off.tolist()
+                for ordinal, df in enumerate(np.diff(files.term_ptr).tolist()):
+                    raw = blob[offsets[ordinal] : offsets[ordinal + 1]]
+                    merged[raw] = merged.get(raw, 0) + df
+            for raw in sorted(merged) if len(self.segments) > 1 else merged:
+                text = raw.decode("utf-8")
+                counts[text] = counts.get(text, 0) + merged[raw]
+        return counts
+
+    def recurring(self, key: Any) -> bool:
+        """Whether ``key`` was asked for before (counted in a bounded table)."""
+        with self._asked_lock:
+            if len(self._asked) > 1 << 16:
+                self._asked.clear()
+            count = self._asked.get(key, 0)
+            self._asked[key] = count + 1
+        return count > 0
+
+    def has_term(self, field: str, term: str) -> bool:
+        return self.df(field, term) > 0
+
+    def term(self, field: str, term: str) -> Term:
+        """A term's documents and BM25F weights (precomputed float32 ones when the generation
+        has them; else computed and cached for the life of the generation)."""
+        if self.weights is not None:
+            if len(self.segments) == 1:
+                return self._stored_term(field, term)
+            return self.cache.get(
+                ("stored", field, term), lambda: self._stored_term(field, term, keep=True)
+            )
+
+        def compute() -> tuple[Term, int, bool]:
+            docs, freqs = self._postings(field, term)
+            found = Term(docs, self._weights(field, docs, freqs))
+            owned = found.weights.nbytes + (docs.nbytes if len(self.segments) > 1 else 0)
+            return found, owned, docs.size >= self.worth_caching
+
+        return self.cache.get(("term", field, term), compute)
+
+    def _stored_term(self, field: str, term: str, keep: bool = False) -> Any:
+        assert self.weights is not None
+        docs: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for k, a, b in self.ranges(field, term):
+            files, offset = self.segments[k].fields[field], self.offsets[k]
+            stored = self.weights[k]
+            docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
+            weights.append(stored[field][a:b])
+        if not docs:
+            found = Term(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+        elif len(docs) == 1:
+            found = Term(docs[0], weights[0])
+        else:
+            found = Term(np.concatenate(docs), np.concatenate(weights))
+        if keep:
+            return found, found.nbytes, found.docs.size >= self.worth_caching
+        return found
+
+    def term_pieces(self, field: str, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """A term's (segment offset, segment-local documents, stored weights) per segment."""
+        assert self.weights is not None
+        return [
+            (self.offsets[k], self.segments[k].fields[field].docs[a:b], self.weights[k][field][a:b])
+            for k, a, b in self.ranges(field, term)
+        ]
+
+    def max_weight(self, field: str, term: str) -> float:
+        """The largest weight ``term`` gives any document in ``field`` (0 if it is absent)."""
+        key = (field, term)
+        found = self._max_weight.get(key)
+        if found is None:
+            if self.weights is not None:
+                slices = [self.weights[k][field][a:b] for k, a, b in self.ranges(field, term)]
+                found = max((float(w.max()) for w in slices if w.size), default=0.0)
+            else:
+                weights = self.term(field, term).weights
+                found = float(weights.max()) if weights.size else 0.0
+            if len(self._max_weight) > TABLE_ENTRIES:
+                self._max_weight.clear()
+            self._max_weight[key] = found
+        return found
+
+    def df(self, field: str, term: str) -> int:
+        """Postings of a term (deleted documents included, as in Whoosh's term info)."""
+
+        return sum(b - a for _, a, b in self.ranges(field, term))
+
+    def ranges(self, field: str, term: str) -> tuple[tuple[int, int, int], ...]:
+        """(segment index, first, last posting) of a term in each segment that holds it."""
+        key = (field, term)
+        found = self._where.get(key)
+        if found is None:
+            where = []
+            for k, segment in enumerate(self.segments):
+                files = segment.fields[field]
+                ordinal = files.find(term)
+                if ordinal is not None:
+                    where.append(
+                        (k, int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1]))
+                    )
+            found = tuple(where)
+            if len(self._where) > TABLE_ENTRIES:
+                self._where.clear()
+            self._where[key] = found
+        return found
+
+    def term_at(
+        self,
+        field: str,
+        term: str,
+        within: np.ndarray,
+        ranks: np.ndarray | None = None,
+        exact: bool = False,
+    ) -> np.ndarray:
+        """A term's weights for the ``within`` documents (0 where absent), computing weights
+        only for those: a few candidates are found by binary search, many through ``ranks``
+        (each document's place in ``within``, -1 elsewhere). ``exact`` computes Whoosh's
+        float64 weights even where precomputed float32 ones exist."""
+        df = self.df(field, term)
+        if not exact and self.weights is not None:
+            found = self.term(field, term)
+            return lookup(found.docs, found.weights, within, self.size)
+        if (
+            (exact or self.weights is not None)
+            and within.size * 16 >= df
+            and ranks is None
+            and within.size > FEW
+        ):  # (a few documents, such as a page's candidates, are found by binary search)
+            ranks = np.full(self.size, -1, dtype=np.int32)
+            ranks[within] = np.arange(within.size, dtype=np.int32)
+        if self.weights is None and self.cache.holds(("term", field, term)):
+            found = self.term(field, term)
+            return lookup(found.docs, found.weights, within, self.size)
+        if within.size * 16 >= df and ranks is not None:
+            docs, freqs = self._postings(field, term)
+            place = ranks[docs]
+            hit = np.flatnonzero(place >= 0)
+            weights = np.zeros(within.size)
+            weights[place[hit]] = self._weights(field, docs[hit], freqs[hit], df=df)
+            return weights
+        if within.size * 16 >= df and self.weights is None:
+            found = self.term(field, term)
+            return lookup(found.docs, found.weights, within, self.size)
+        weights = np.zeros(within.size)
+        for k, a, b in self.ranges(field, term):
+            segment, offset = self.segments[k], self.offsets[k]
+            files = segment.fields[field]
+            if len(self.segments) == 1:  # (fewer numpy calls: this runs for every leaf)
+                lo, local = 0, within
+            else:
+                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
+                local = within[lo:hi] - offset
+            docs = files.docs[a:b]
+            where = np.searchsorted(docs, local)
+            where[where == docs.size] = 0
+            hit = np.flatnonzero(docs[where] == local)
+            pick = where[hit]
+            found_docs = docs[pick].astype(np.int64) + offset if offset else docs[pick]
+            freqs = files.freqs[a:b][pick]
+            weights[lo + hit if lo else hit] = self._weights(field, found_docs, freqs, df=df)
+        return weights
+
+    def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        docs: list[np.ndarray] = []
+        freqs: list[np.ndarray] = []
+        for k, a, b in self.ranges(field, term):
+            files, offset = self.segments[k].fields[field], self.offsets[k]
+            docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
+            freqs.append(files.freqs[a:b])
+        if not docs:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
+        if len(docs) == 1:
+            return docs[0], freqs[0]
+        return np.concatenate(docs), np.concatenate(freqs)
+
+    def _weights(
+        self, field: str, docs: np.ndarray, freqs: np.ndarray, df: int | None = None
+    ) -> np.ndarray:
+        """BM25F weights of postings, with Whoosh's formula and operation order."""
+        weight = idf(self.size, docs.size if df is None else df)
+        return term_weights(freqs, self.boosts[field], weight, self.norms[field][docs], self.K1)
+
+    # --- phrases -----------------------------------------------------------------------------
+
+    def phrase_docs(self, field: str, words: tuple[str, ...]) -> np.ndarray:
+        """Documents (global, ascending) where ``words`` stand at consecutive positions."""
+
+        def compute() -> tuple[np.ndarray, int, bool]:
+            found = self._verify_phrase(field, words)
+            return found, found.nbytes, True
+
+        return self.cache.get(("phrase", field, words), compute)
+
+    def _verify_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
+        found: list[np.ndarray] = []
+        for segment, offset in zip(self.segments, self.offsets, strict=True):
+            files = segment.fields[field]
+            local = files.phrases.get(words)
+            if local is None:
+                local = phrase_docs_in(files, words)
+            if local.size:
+                found.append(local.astype(np.int64) + offset)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
+    """``scores`` of the ``within`` documents (0 for those not in ``docs``)."""
+    if docs.size == 0 or within.size == 0:
+        return np.zeros(within.size)
+    if within.size * 16 < docs.size or docs.size * 16 < within.size:
+        # One list much shorter than the other: binary search.
+        where = np.searchsorted(docs, within)
+        where[where == docs.size] = 0
+        hit = docs[where] == within
+        return np.where(hit, scores[where], 0.0)
+    dense = np.zeros(size)
+    dense[docs] = scores
+    return dense[within]
