@@ -38,13 +38,8 @@ from searcher.highlight import Pattern, highlight, snippet
 from searcher.query import ParsedQuery, Unit, parse_query
 from searcher.results import Document, FacetValue, Hit, Results
 from searcher.schema import FACET_FIELDS, SCHEMA_VERSION, TEXT_FIELDS, folded_name
-from searcher.storage import (
-    Generation,
-    current_stamp,
-    default_index_dir,
-    open_whoosh_index,
-    read_current,
-)
+from searcher.mapped import open_whoosh_index
+from searcher.storage import Generation, current_stamp, default_index_dir, read_current
 from searcher.suggest import Vocabulary, plausible_correction
 
 MAX_PER_PAGE = 100
