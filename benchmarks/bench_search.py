@@ -199,31 +199,31 @@ class StageClock:
 
     @contextmanager
     def installed(self) -> Iterator[StageClock]:
-        from searcher import searcher as module
+        from searcher.execution import Execution
+        from searcher.facets import FacetColumns
 
-        self._wrap(module._Execution, "run", "match")
-        self._wrap(module.Searcher, "_suggestion", "suggest", static=True)
-        self._wrap(module.Searcher, "_facets", "facets", static=True)
-        self._wrap(module._Execution, "page", "hits")
+        self._wrap(Execution, "run", "match")
+        self._wrap(Execution, "suggestion", "suggest")
+        self._wrap(FacetColumns, "count", "facets")
+        self._wrap(Execution, "page", "hits")
         try:
             yield self
         finally:
             for undo in reversed(self._undo):
                 undo()
 
-    def _wrap(self, owner: type, name: str, stage: str, static: bool = False) -> None:
+    def _wrap(self, owner: type, name: str, stage: str) -> None:
         original = owner.__dict__[name]
-        function = original.__func__ if static else original
         current = self.current
 
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return function(*args, **kwargs)
+                return original(*args, **kwargs)
             finally:
                 current[stage] = current.get(stage, 0.0) + time.perf_counter() - started
 
-        setattr(owner, name, staticmethod(timed) if static else timed)
+        setattr(owner, name, timed)
         self._undo.append(lambda: setattr(owner, name, original))
 
     def measure(self, run: Callable[[], Any]) -> tuple[dict[str, float], Any]:
@@ -333,7 +333,7 @@ def fts5_rows(index_dir: Path, records: list[dict]) -> list[tuple[str, str, str,
         for term in reader.lexicon("id"):
             docnum_of[term.decode("utf-8")] = next(iter(reader.postings("id", term).all_ids()))
         columns = {
-            name: [opened.facet_values[name][code] or "" for code in opened.facet_codes[name]]
+            name: [opened.facets.values[name][code] or "" for code in opened.facets.codes[name]]
             for name in ("province", "locality", "year")
         }
     rows = []
@@ -371,7 +371,7 @@ def memory():
 before = memory()
 from searcher import Searcher
 if sys.argv[5] == "whoosh-mmap":  # the "before": Whoosh's own mmap, which copies sub-files
-    import searcher.searcher as module
+    import searcher.generation as module
     from whoosh import index as whoosh_index
     module.open_whoosh_index = lambda path: whoosh_index.open_dir(str(path))
 started = time.perf_counter()

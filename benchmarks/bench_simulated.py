@@ -84,8 +84,9 @@ def replicated_weights(fast: Any, copies: int, avg: dict[str, float]) -> dict[st
 def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
     """A Searcher over ``ceil(target / n)`` copies of the index at ``index_dir``."""
     from searcher import Searcher
+    from searcher.facets import FacetColumns
     from searcher.fastpath.engine import FastIndex
-    from searcher.searcher import _Open
+    from searcher.generation import OpenGeneration
 
     real = Searcher(index_dir)
     opened = real._current()
@@ -107,12 +108,14 @@ def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
         fast.K1,
         [weights] * copies,
     )
-    replica = _Open(
+    replica = OpenGeneration(
         opened.generation,
         opened.index,
         _StoredProxy(opened.searcher, size),  # type: ignore[arg-type]
-        facet_codes={k: np.tile(v, copies) for k, v in opened.facet_codes.items()},
-        facet_values=opened.facet_values,
+        facets=FacetColumns(
+            {k: np.tile(v, copies) for k, v in opened.facets.codes.items()},
+            opened.facets.values,
+        ),
         fast=simulated,
     )
 
@@ -120,10 +123,10 @@ def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:
         def __init__(self) -> None:
             self.index_dir = real.index_dir
             self._lock = real._lock
-            self._fast = True
-            self._open = replica
+            self._plan = real._plan
+            self._live = real._live
 
-        def _current(self) -> _Open:
+        def _current(self) -> OpenGeneration:
             return replica
 
     return Simulated(), size * copies
@@ -157,7 +160,7 @@ def simulate(index_dir: Path, target: int, n: int, count: int) -> str:
     stats = summarize(samples)
     fast = searcher._current().fast
     per_doc = sum(a.nbytes for a in fast.norms.values())
-    codes = sum(a.nbytes for a in searcher._current().facet_codes.values())
+    codes = sum(a.nbytes for a in searcher._current().facets.codes.values())
     side = sum(s.nbytes for s in fast.segments[:1])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cells = " | ".join(

@@ -8,12 +8,12 @@ How each ablation is made, without changing the product:
 * **bantin** — the product as shipped: ``index.build_index`` and ``Searcher.search``.
 * **− segmentation** — index: ``build_index`` runs with ``searcher.analysis.analyze_for_index``
   wrapped so compound tokens (pyvi's multi-syllable words) are dropped; only syllables and
-  protected forms are indexed. Query: ``searcher.searcher._compound_boosts`` returns no boosts.
+  protected forms are indexed. Query: ``PlanOptions(compound_boosts=False)``: no compound boosts.
 * **− folding** — the bantin index (its folded fields are still on disk but never queried; BM25F
   scores each field with that field's own statistics, so an unqueried field changes nothing).
-  Query: ``searcher.searcher._unit_query`` and ``_compound_boosts`` are replaced by versions
-  that only use the accented fields, with the query's words as typed (after lower-casing and
-  tone placement), so an unaccented query matches only unaccented words. The acronym table's
+  Query: ``PlanOptions(folding=False)``: clauses and compound boosts use only the accented
+  fields, with the query's words as typed (after lower-casing and tone placement), so an
+  unaccented query matches only unaccented words. The acronym table's
   own accent-insensitive lookup is left as it is.
 * **− tone normalization** — index and query: ``searcher.analysis.canonical_syllable`` is
   replaced by NFC + lower-casing only (no tone moves), for the build and for every search.
@@ -22,8 +22,8 @@ How each ablation is made, without changing the product:
 
 What-if variants (possible product changes, reported apart from the comparison):
 
-* **accented queries search accented fields only** — ``searcher.searcher._unit_query`` builds
-  the "− folding" clauses when the query has diacritics and the product's clauses otherwise.
+* **accented queries search accented fields only** — ``PlanOptions(accent_exact=True)``: the
+  "− folding" clauses when the query has diacritics and the product's clauses otherwise.
 * **up to 200 query words** — ``searcher.query.MAX_UNITS`` is 200 instead of 32.
 
 Baselines:
@@ -54,7 +54,6 @@ from unittest import mock
 
 from whoosh import fields as wf
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh import scoring
 from whoosh.analysis import StandardAnalyzer
 from whoosh.qparser import MultifieldParser
@@ -106,54 +105,6 @@ def _without_compounds(original: Callable[[str], tuple[Any, ...]]) -> Callable[.
     return analyze_for_index
 
 
-def _accented_unit_query(unit: Any, accented: bool, *_args: Any, **_kwargs: Any) -> wq.Query:
-    """``searcher.searcher._unit_query`` restricted to the accented fields."""
-    from searcher.schema import TEXT_FIELDS
-
-    names = [unit.field] if unit.field else list(TEXT_FIELDS)
-    clauses: list[wq.Query] = []
-    for words in unit.alternatives:
-        for name in names:
-            if len(words) == 1:
-                clauses.append(wq.Term(name, words[0]))
-            else:
-                clauses.append(wq.Phrase(name, list(words)))
-    if unit.protected:
-        clauses.extend(wq.Term(name, unit.protected) for name in names)
-    return clauses[0] if len(clauses) == 1 else wq.Or(clauses)
-
-
-def _accented_compound_boosts(
-    searcher: Any, parsed: Any, *_args: Any, **_kwargs: Any
-) -> list[wq.Query]:
-    """``searcher.searcher._compound_boosts`` restricted to the accented fields."""
-    from searcher.analysis import analyze
-    from searcher.schema import TEXT_FIELDS
-
-    reader = searcher.reader()
-    candidates = {tuple(c) for c in parsed.compound_candidates}
-    if parsed.accented:
-        candidates |= {
-            tuple(t.text.split("_")) for t in analyze(parsed.text) if t.kind == "compound"
-        }
-    boosts: list[wq.Query] = []
-    for words in sorted(candidates):
-        term = "_".join(words)
-        boosts.extend(wq.Term(name, term) for name in TEXT_FIELDS if (name, term) in reader)
-    return boosts
-
-
-def _accent_exact(original: Callable[..., wq.Query]) -> Callable[..., wq.Query]:
-    """``_unit_query`` that trusts the accents of a query typed with accents."""
-
-    def unit_query(unit: Any, accented: bool, *args: Any, **kwargs: Any) -> wq.Query:
-        if accented:
-            return _accented_unit_query(unit, accented)
-        return original(unit, accented, *args, **kwargs)
-
-    return unit_query
-
-
 def index_patches(variant: str) -> list[Any]:
     """Patches active while the ``variant`` bantin index is built."""
     import searcher.analysis as analysis
@@ -168,29 +119,28 @@ def index_patches(variant: str) -> list[Any]:
 
 def query_patches(system: System) -> list[Any]:
     """Patches active while ``system`` (a bantin variant) answers queries."""
-    import searcher.searcher as product
-
     # Snippets and title highlights do not change the ranking; skipping them only saves time.
     no_snippets = [
-        mock.patch(f"searcher.searcher.{name}", lambda *_args, **_kwargs: "")
+        mock.patch(f"searcher.execution.{name}", lambda *_args, **_kwargs: "")
         for name in ("snippet", "highlight", "snippet_fast", "highlight_fast")
     ]
     specific = {
-        "no_segmentation": [
-            mock.patch("searcher.searcher._compound_boosts", lambda *_args, **_kwargs: [])
-        ],
-        "no_folding": [
-            mock.patch("searcher.searcher._unit_query", _accented_unit_query),
-            mock.patch("searcher.searcher._compound_boosts", _accented_compound_boosts),
-        ],
         "no_tone": [mock.patch("searcher.analysis.canonical_syllable", _lower_only)],
         "no_acronyms": [mock.patch("searcher.query.acronyms", lambda: {})],
-        "accent_exact": [
-            mock.patch("searcher.searcher._unit_query", _accent_exact(product._unit_query))
-        ],
         "long_queries": [mock.patch("searcher.query.MAX_UNITS", 200)],
     }
     return no_snippets + specific.get(system.key, [])
+
+
+def plan_options(system: System) -> Any:
+    """The query plan ``system`` (a bantin variant) searches with."""
+    from searcher.plan import PRODUCT_PLAN, PlanOptions
+
+    return {
+        "no_segmentation": PlanOptions(compound_boosts=False),
+        "no_folding": PlanOptions(folding=False),
+        "accent_exact": PlanOptions(accent_exact=True),
+    }.get(system.key, PRODUCT_PLAN)
 
 
 @contextlib.contextmanager
@@ -325,7 +275,7 @@ class Runner:
 
             for patch in query_patches(system):
                 self._stack.enter_context(patch)
-            self.searcher = self._stack.enter_context(Searcher(location))
+            self.searcher = self._stack.enter_context(Searcher(location, plan=plan_options(system)))
             if getattr(self.searcher._current(), "fast", None) is None:
                 print(
                     f"  warning: {location.name} has no valid fast-path side files; "

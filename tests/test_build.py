@@ -15,9 +15,8 @@ import pytest
 
 from corpus import corpus_files
 from index import NothingIndexedError, build_index, update_index
-from index.build import _writer_lock
 from searcher import IndexLockedError, Searcher
-from searcher.storage import generation_names
+from searcher.storage import generation_names, writer_lock
 
 
 def jsonl(path: Path, records: list[dict]) -> Path:
@@ -126,7 +125,7 @@ def test_update_leaves_bulletins_of_other_paths_alone(tmp_path: Path) -> None:
 
 def test_a_second_writer_is_refused(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "a.jsonl", [bulletin(1)])
-    with _writer_lock(tmp_path / "ix"), pytest.raises(IndexLockedError, match="already"):
+    with writer_lock(tmp_path / "ix"), pytest.raises(IndexLockedError, match="already"):
         build_index([path], tmp_path / "ix")
 
 

@@ -20,9 +20,9 @@ from searcher.analysis import fold
 from searcher.fastpath import store
 from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
+from searcher.generation import term_counts
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.schema import TEXT_FIELDS
-from searcher.searcher import term_counts
 from searcher.storage import read_current
 
 QUERIES = [
@@ -279,11 +279,11 @@ def pruning_pair(synthetic_index: Path) -> Iterator[tuple[Searcher, Searcher]]:
 
 def _compiled_query(searcher: Searcher, text: str) -> Any:
     """The Whoosh query a search for ``text`` runs (all words required)."""
+    from searcher.execution import Execution
     from searcher.query import parse_query
-    from searcher.searcher import _Execution
 
     opened = searcher._current()
-    execution = _Execution(opened, parse_query(text), None)
+    execution = Execution(opened, parse_query(text), None)
     execution.run()
     return execution.query
 
@@ -430,14 +430,11 @@ def test_snippet_window_stops_at_the_first_span_past_its_end(
 
 
 def test_stored_fields_cache_stays_bounded_and_answers_the_same(
-    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_index: Path,
 ) -> None:
     """Pages shown again come from the decoded-document cache: the same hits, at most the
     cap's worth of documents kept."""
-    import searcher.searcher as module
-
-    monkeypatch.setattr(module, "STORED_CACHE_DOCS", 5)
-    with Searcher(synthetic_index) as fast:
+    with Searcher(synthetic_index, stored_cache_docs=5) as fast:
         first = [fast.search(q).to_dict()["hits"] for q in QUERIES]
         cached = fast._current()._stored
         assert len(cached) == 5

@@ -14,9 +14,13 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
-import index.build
 from index import build_index, update_index
-from index.build import _attach, _fields, _texts
+from index.documents import (
+    BuildOptions,
+    attach_segmentations,
+    segmenter_texts,
+    whoosh_fields,
+)
 from index.readers import read_file
 from index.writer import RebuildWriter, TermPool
 from searcher import Searcher
@@ -75,9 +79,9 @@ def write_segment(folder: Path, writer_class: type, source: Path, **options: obj
     ix = whoosh_index.create_in(str(folder), build_schema())
     writer = writer_class(ix, **options)
     batch = [(bulletin, str(source)) for bulletin in read_file(source)]
-    segmentations = default_segmenter().segment_many(_texts(batch))
-    for item, source_path in _attach(batch, segmentations):
-        writer.add_document(**_fields(item, source_path))
+    segmentations = default_segmenter().segment_many(segmenter_texts(batch))
+    for item, source_path in attach_segmentations(batch, segmentations):
+        writer.add_document(**whoosh_fields(item, source_path))
     spilled = len(writer.pool.runs)
     writer.commit()
     ix.close()
@@ -106,14 +110,14 @@ def test_term_pool_needs_document_order(tmp_path: Path) -> None:
         pool.add(("body", b"y", 4, 1.0, b""))
 
 
-def test_parallel_rebuild_answers_like_a_serial_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parallel_rebuild_answers_like_a_serial_one(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", bulletins(30))
-    monkeypatch.setattr(index.build, "BATCH_SIZE", 4)  # batches for both workers
-    serial = build_index([source], tmp_path / "serial", jobs=1)
+    options = BuildOptions(batch_size=4)  # batches for both workers
+    serial = build_index([source], tmp_path / "serial", jobs=1, options=options)
     seen: list[int] = []
-    parallel = build_index([source], tmp_path / "parallel", jobs=2, progress=seen.append)
+    parallel = build_index(
+        [source], tmp_path / "parallel", jobs=2, progress=seen.append, options=options
+    )
     assert serial.indexed == parallel.indexed == sum(seen) == 30
     ix = whoosh_index.open_dir(str(read_current(tmp_path / "parallel").path))
     assert len(ix._segments()) == 2
@@ -134,14 +138,11 @@ def assert_same_answers(one: Path, two: Path, count: int) -> None:
             )
 
 
-def test_a_dead_worker_fails_the_build_and_keeps_the_old_index(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_dead_worker_fails_the_build_and_keeps_the_old_index(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", bulletins(30))
     index_dir = tmp_path / "ix"
     build_index([write_jsonl(tmp_path / "old.jsonl", bulletins(2))], index_dir)
     live = read_current(index_dir).name
-    monkeypatch.setattr(index.build, "BATCH_SIZE", 2)
 
     def kill_a_worker(_count: int) -> None:
         for child in multiprocessing.active_children():
@@ -150,7 +151,13 @@ def test_a_dead_worker_fails_the_build_and_keeps_the_old_index(
                 return
 
     with pytest.raises(BantinError, match="worker"):
-        build_index([source], index_dir, jobs=2, progress=kill_a_worker)
+        build_index(
+            [source],
+            index_dir,
+            jobs=2,
+            progress=kill_a_worker,
+            options=BuildOptions(batch_size=2),
+        )
     assert read_current(index_dir).name == live
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("bantin")]
     assert not [e for e in index_dir.iterdir() if e.name.startswith(".tmp-")]
@@ -175,14 +182,12 @@ def decoded_side_files(generation: Path, scratch: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_segments_close_at_the_budget_with_their_side_files(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
-) -> None:
+def test_segments_close_at_the_budget_with_their_side_files(tmp_path: Path, jobs: int) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", bulletins(40))
     one = build_index([source], tmp_path / "one")
-    monkeypatch.setattr(index.build, "BATCH_SIZE", 4)  # batches for both workers
-    monkeypatch.setattr(index.build, "SEGMENT_MB", 0.05)  # a few bulletins' postings
-    many = build_index([source], tmp_path / "many", jobs=jobs)
+    # Batches for both workers; a budget of a few bulletins' postings.
+    options = BuildOptions(batch_size=4, segment_mb=0.05)
+    many = build_index([source], tmp_path / "many", jobs=jobs, options=options)
     generation = read_current(tmp_path / "many").path
     ix = whoosh_index.open_dir(str(generation))
     segments = [segment.segment_id() for segment in ix._segments()]
@@ -195,13 +200,10 @@ def test_segments_close_at_the_budget_with_their_side_files(
     assert_same_answers(tmp_path / "one", tmp_path / "many", 40)
 
 
-def test_side_files_after_an_update_equal_decoded_ones(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_side_files_after_an_update_equal_decoded_ones(tmp_path: Path) -> None:
     records = bulletins(30)
     source = write_jsonl(tmp_path / "in.jsonl", records)
-    monkeypatch.setattr(index.build, "SEGMENT_MB", 0.1)
-    build_index([source], tmp_path / "ix")
+    build_index([source], tmp_path / "ix", options=BuildOptions(segment_mb=0.1))
     records[3]["body"] += " Bổ sung thủy lợi."
     write_jsonl(source, [*records[:20], *bulletins(35)[30:]])
     report = update_index([source], tmp_path / "ix")

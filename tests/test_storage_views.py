@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from whoosh import index as whoosh_index
 
-from searcher.storage import MappedStorage, _View, open_whoosh_index, read_current
+from searcher.mapped import MappedStorage, _View, open_whoosh_index
+from searcher.storage import read_current
 
 _OPS = st.lists(
     st.one_of(

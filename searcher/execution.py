@@ -1,0 +1,246 @@
+"""Running one query plan against one open generation: match set, fallback, ranking, hits.
+
+The fast path (numpy over the side files) answers what it supports and plain Whoosh the rest;
+both give the same documents and scores. Hits, snippets and explanations are built here, while
+the caller still holds the generation open, so no Whoosh object leaves this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+
+import numpy as np
+from whoosh import collectors, sorting
+from whoosh import query as wq
+
+from searcher.analysis import fold
+from searcher.fastpath import Unsupported, highlight_fast, snippet_fast
+from searcher.generation import OpenGeneration
+from searcher.highlight import highlight, snippet
+from searcher.plan import (
+    PRODUCT_PLAN,
+    PlanOptions,
+    QueryPlan,
+    all_words_query,
+    highlight_patterns,
+    leaf_terms,
+)
+from searcher.query import ParsedQuery
+from searcher.results import Hit
+from searcher.suggest import plausible_correction
+
+
+class Execution:
+    """One query against one open generation: match set, fallback, ranking, hits."""
+
+    def __init__(
+        self,
+        opened: OpenGeneration,
+        parsed: ParsedQuery,
+        allowed: np.ndarray | None,
+        options: PlanOptions = PRODUCT_PLAN,
+    ) -> None:
+        self.opened = opened
+        self.parsed = parsed
+        self.allowed = allowed
+        self.plan = QueryPlan(parsed, options)
+        self.partial = False
+        self.query: wq.Query | None = None
+        self.matched = np.zeros(0, dtype=np.int64)
+        #: Whether the fast path found ``matched`` (and so ranks the page).
+        self.fast_matched = False
+
+    def run(self) -> None:
+        """Find the matching documents: all groups, else (``partial``) any of them."""
+        if self.parsed.is_empty:
+            self.query = None if self.parsed.excluded else wq.Every()
+            if self.query is None:
+                return
+            self.matched = self._match(self.query)
+            return
+        fast, reader = self.opened.fast, self.opened.searcher.reader()
+
+        def known(field: str, term: str) -> bool:  # the fast path's term tables answer quicker
+            return fast.has_term(field, term) if fast is not None else (field, term) in reader
+
+        boosts = self.plan.compound_boosts(known)
+        self.query = self.plan.finish(self.plan.required(), boosts)
+        self.matched = self._match(self.query)
+        if self.matched.size == 0 and len(self.parsed.groups) > 1:
+            self.query = self.plan.finish(self.plan.loose(), boosts)
+            self.matched = self._match(self.query)
+            self.partial = self.matched.size > 0
+
+    def _match(self, query: wq.Query) -> np.ndarray:
+        """Matching documents under the filters (the fast path scores only the page's
+        candidates, later)."""
+        self.fast_matched = False
+        fast = self.opened.fast
+        if fast is not None:
+            try:
+                docnums = fast.match(query)
+            except Unsupported:
+                pass
+            else:
+                if self.allowed is not None:
+                    docnums = docnums[self.allowed[docnums]]
+                self.fast_matched = True
+                return docnums
+        return self._restrict(self._docs(query))
+
+    def _docs(self, query: wq.Query) -> np.ndarray:
+        if isinstance(query, wq.AndNot):
+            # Whoosh's AndNot matcher keeps some documents its negative side matches (seen
+            # with an Or of terms and phrases, as an excluded acronym makes): subtract here.
+            return np.setdiff1d(self._docs(query.a), self._docs(query.b), assume_unique=True)
+        return np.fromiter(self.opened.searcher.docs_for_query(query), dtype=np.int64)
+
+    def _restrict(self, docnums: np.ndarray) -> np.ndarray:
+        docnums.sort()
+        if self.allowed is None or docnums.size == 0:
+            return docnums
+        return docnums[self.allowed[docnums]]
+
+    def suggestion(self) -> str | None:
+        """A spelling correction when nothing (or only part) matched, else the query with its
+        accents restored when it was typed without them; None when there is nothing to say."""
+        parsed = self.parsed
+        words = [w for unit in parsed.positive_units() for w in unit.alternatives[0]]
+        if not words or len(words) > 12:
+            return None
+        vocabulary = self.opened.vocabulary
+        folded = [fold(w) for w in words]
+        if self.matched.size == 0 or self.partial:
+            corrected = vocabulary.correct(folded)
+            if (
+                corrected is not None
+                and plausible_correction(folded, corrected)
+                and self._count_all(corrected)
+            ):
+                return " ".join(vocabulary.restore(corrected))
+        if parsed.accented:
+            return None
+        restored = vocabulary.restore(folded)
+        suggestion = " ".join(restored)
+        return suggestion if suggestion != " ".join(words) else None
+
+    def _count_all(self, folded_words: list[str]) -> int:
+        """Whether every folded word occurs in some one bulletin (for corrections)."""
+        query = all_words_query(folded_words, self.plan.options)
+        if self.opened.fast is not None:
+            with contextlib.suppress(Unsupported):
+                return self.opened.fast.count(query)
+        return sum(1 for _ in self.opened.searcher.docs_for_query(query))
+
+    def page(self, sort: str, page: int, per_page: int, explain: bool) -> list[Hit]:
+        """The hits of one page, ranked by relevance or by date (newest first)."""
+        if self.query is None or self.matched.size == 0:
+            return []
+        searcher = self.opened.searcher
+        start = (page - 1) * per_page
+        if start >= self.matched.size:
+            return []
+        by_date = sort == "date" or isinstance(self.query, wq.Every)
+        if self.fast_matched and not by_date:
+            return self._fast_page(start, per_page, explain)
+        # Filters and exclusions are already applied to ``matched``; pass them on only when
+        # they narrowed it, and rank by the positive side (an AndNot scores as its positive
+        # side, and Whoosh's AndNot matcher is not exact: see _docs).
+        query = self.query
+        narrowed = self.allowed is not None or isinstance(query, wq.AndNot)
+        allow = set(self.matched.tolist()) if narrowed else None
+        if isinstance(query, wq.AndNot):
+            query = query.a
+        if by_date:
+            ranked = searcher.search(
+                query,
+                limit=start + per_page,
+                filter=allow,
+                sortedby=[
+                    sorting.FieldFacet("date", reverse=True),
+                    sorting.FieldFacet("id"),
+                ],
+            )
+        else:
+            # Exhaustive top-k: Whoosh's scored collectors call ``matcher.replace(minscore)``
+            # every few documents even with optimize=False, and replacing union/and-maybe
+            # trees drops documents that belong in the top k; replace=0 turns that off.
+            collector: collectors.Collector = collectors.TopCollector(
+                start + per_page, usequality=False, replace=0
+            )
+            if allow is not None:
+                collector = collectors.FilterCollector(collector, allow)
+            searcher.search_with_collector(query, collector)
+            ranked = collector.results()
+        positions = range(start, min(len(ranked), start + per_page))
+        docnums = [ranked.docnum(position) for position in positions]
+        if not by_date:
+            scores = {d: ranked.score(p) for d, p in zip(docnums, positions, strict=True)}
+        elif self.opened.fast is not None and self.fast_matched:  # fast path's scores
+            ordered = np.array(sorted(docnums), dtype=np.int64)
+            exact = self.opened.fast.exact_scores(self.query, ordered)
+            scores = dict(zip(ordered.tolist(), exact.tolist(), strict=True))
+        else:  # sorted by date: the page's relevance scores come from a small scored search
+            scored = searcher.search(query, limit=len(docnums), filter=set(docnums))
+            scores = {hit.docnum: hit.score for hit in scored}
+        return self._hits(docnums, scores, explain, fast=self.fast_matched)
+
+    def _fast_page(self, start: int, per_page: int, explain: bool) -> list[Hit]:
+        """The page ranked from the fast path's scores (score, then document number)."""
+        assert self.fast_matched and self.opened.fast is not None and self.query
+        ranked, exact = self.opened.fast.top(self.query, self.matched, start, start + per_page)
+        docnums = ranked.tolist()
+        scores = dict(zip(docnums, exact.tolist(), strict=True))
+        return self._hits(docnums, scores, explain, fast=True)
+
+    def _hits(
+        self, docnums: list[int], scores: dict[int, float], explain: bool, fast: bool
+    ) -> list[Hit]:
+        mark, cut = (highlight_fast, snippet_fast) if fast else (highlight, snippet)
+        patterns = highlight_patterns(self.parsed)
+        hits: list[Hit] = []
+        for docnum in docnums:
+            score = scores.get(docnum) or 0.0
+            stored = self.opened.stored(docnum)
+            title = stored.get("title", "")
+            body = stored.get("body", "")
+            hits.append(
+                Hit(
+                    id=stored["id"],
+                    title=title,
+                    title_html=mark(title, patterns),
+                    snippet=cut(body, patterns),
+                    date=stored.get("date") or None,
+                    locality=stored.get("locality") or None,
+                    province=stored.get("province") or None,
+                    author=stored.get("author") or None,
+                    url=stored.get("url") or None,
+                    score=float(score) if math.isfinite(score) else 0.0,
+                    explanation=self._explain(docnum) if explain else None,
+                )
+            )
+        return hits
+
+    def _explain(self, docnum: int) -> str:
+        """Each matching term's BM25F contribution to this document's score."""
+        searcher = self.opened.searcher
+        lines: list[str] = []
+        total = 0.0
+        assert self.query is not None
+        for term_query in leaf_terms(self.query):
+            matcher = term_query.matcher(searcher)
+            if not matcher.is_active():
+                continue
+            matcher.skip_to(docnum)
+            if matcher.is_active() and matcher.id() == docnum:
+                contribution = matcher.score()
+                total += contribution
+                label = (
+                    f"{term_query.fieldname}:{term_query.text}"
+                    if isinstance(term_query, wq.Term)
+                    else f'{term_query.fieldname}:"{" ".join(term_query.words)}"'
+                )
+                lines.append(f"{label} = {contribution:.3f}")
+        lines.append(f"sum = {total:.3f}")
+        return "; ".join(lines)
