@@ -48,25 +48,27 @@ class Pacer:
     clock: Clock
     delay: float
     stop: threading.Event = field(default_factory=threading.Event)
-    _next: float = 0.0
+    _last: float = float("-inf")  # when the last request to the host ended
+    _hold: float = 0.0  # no request before this (Retry-After, backoff)
 
     def wait(self) -> None:
         """Block until the host may be asked again (raises `Stopped` if told to stop)."""
         while True:
             if self.stop.is_set():
                 raise Stopped
-            left = self._next - self.clock.now()
+            left = max(self._last + self.delay, self._hold) - self.clock.now()
             if left <= 0:
                 return
             self.clock.sleep(min(left, _SLICE))
 
     def done(self) -> None:
-        """A request just ended: the next one waits ``delay`` from now."""
-        self._next = max(self._next, self.clock.now() + self.delay)
+        """A request just ended: the next one waits ``delay`` from now (the delay may still
+        grow, once robots.txt's Crawl-delay is known)."""
+        self._last = self.clock.now()
 
     def hold(self, seconds: float) -> None:
         """The host asked for a pause (Retry-After or backoff): nothing before it ends."""
-        self._next = max(self._next, self.clock.now() + max(seconds, self.delay))
+        self._hold = max(self._hold, self.clock.now() + max(seconds, self.delay))
 
 
 def retry_after(value: str | None, now: float) -> float | None:

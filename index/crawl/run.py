@@ -252,8 +252,9 @@ class PortalCrawl:
                     self.found[key].found = Found(old.url, lastmod, item.date or old.date)
                 continue
             self.found[key] = _Candidate(key, clean_url(item.url), item)
-            known = self.known.get(key)
-            unknown = unknown or known is None or known.status not in ("stored", "no-article")
+            # a link seen on an earlier run (even a broken one) is known: it must not keep
+            # the listing paging on every run
+            unknown = unknown or key not in self.known
         return unknown
 
     # --- articles ----------------------------------------------------------------------
@@ -275,14 +276,17 @@ class PortalCrawl:
                 self.report.not_asked += 1
             else:
                 revisit.append(candidate)
-        if self.discovered:  # removals are only ever noticed while the portal works
-            for known in self.known.values():
-                if known.key in self.found or known.status not in ("stored", "missing"):
-                    continue
-                due = known.status == "missing" or now - (known.last_checked or 0) > RECHECK_AFTER
-                if due:
-                    again = Found(known.url, known.lastmod, day_of(known.lastmod))
-                    revisit.append(_Candidate(known.key, known.url, again))
+        for known in self.known.values():
+            if known.key in self.found or known.status not in ("stored", "missing"):
+                continue
+            due = known.status == "missing" or now - (known.last_checked or 0) > RECHECK_AFTER
+            # removals are only ever noticed while the portal works
+            if not (due and self.discovered):
+                self.report.unchanged += 1  # stored, not linked now, not due: as it was
+                self.report.not_asked += 1
+            else:
+                again = Found(known.url, known.lastmod, day_of(known.lastmod))
+                revisit.append(_Candidate(known.key, known.url, again))
         queue = new + revisit
         for done, candidate in enumerate(queue):
             if self.budget <= 0:
@@ -355,6 +359,7 @@ class PortalCrawl:
         if isinstance(result, Skipped):
             self.report.failed.append((article.url, result.reason))
             if article.status != "stored":  # a stored bulletin is kept until it is gone
+                self.store.remove(article.bulletin_id)  # nor its raw page
                 article.status, article.reason = "no-article", result.reason
                 article.etag, article.last_modified = page.etag, page.last_modified
             return
