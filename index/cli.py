@@ -157,6 +157,45 @@ def serve_command(index_dir: Path | None, host: str, port: int) -> None:
     serve(app, host=host, port=port, threads=8, ident="bantin")
 
 
+@main.command("crawl")
+@click.argument("portals_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Crawl store folder: raw pages, bulletins, crawl state (default: a per-user data folder).",
+)
+@_INDEX_OPTION
+@click.option("--no-index", is_flag=True, help="Only fill the store; leave the index alone.")
+def crawl_command(
+    portals_file: Path, store_dir: Path | None, index_dir: Path | None, no_index: bool
+) -> None:
+    """Fetch bulletins from the portals in PORTALS_FILE, politely, then update the index."""
+    from index.crawl import PortalsFileError, crawl, load_portals, summary_lines
+
+    try:
+        config = load_portals(portals_file)
+    except PortalsFileError as error:
+        raise click.ClickException(str(error)) from None
+    target = None if no_index else (index_dir or default_index_dir())
+    report = _with_progress(
+        lambda progress: crawl(
+            config, store_dir or default_store_dir(), index_dir=target, progress=progress
+        ),
+        unit=" pages",
+        desc="crawling",
+    )
+    for line in summary_lines(report):
+        click.echo(line)
+
+
+def default_store_dir() -> Path:
+    """The per-user crawl store, beside the default index."""
+    from platformdirs import user_data_path
+
+    return user_data_path("bantin", appauthor=False) / "crawl"
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -177,12 +216,10 @@ def _open_searcher(index_dir: Path) -> Searcher:
         raise click.ClickException(str(error)) from None
 
 
-def _with_progress(run):  # type: ignore[no-untyped-def]
+def _with_progress(run, unit: str = " docs", desc: str = "indexing"):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    with tqdm(
-        unit=" docs", desc="indexing", disable=not sys.stderr.isatty(), file=sys.stderr
-    ) as bar:
+    with tqdm(unit=unit, desc=desc, disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
         return run(bar.update)
 
 
