@@ -4,11 +4,11 @@ The units come from the `vietnamadminunits` package (its bundled SQLite data: th
 provinces and 696 district-level units in force before July 2025, and its converter to the 34
 provinces after the merger). It is read once, lazily, on first use.
 
-Matching is done on a "match key" of the text: NFC, lower case, one tone placement for the
-open syllables oa/oe/uy ("Hoà"/"Hòa", "Thuỷ"/"Thủy"). The key has exactly one character per
-character of the NFC text, so a match's span also points into the original text, where we
-check capitalisation. This module deliberately does not import `searcher`: the indexer's
-metadata must not depend on the search-time analysis code.
+Matching is done on a "match key" of the text: NFC, lower case, and the traditional tone
+placement of :mod:`searcher.text` ("Hoà"/"Hòa", "Thuỷ"/"Thủy" are one key), the normalisation
+documents and queries get. The key has exactly one character per character of the NFC text, so
+a match's span also points into the original text, where we check capitalisation. Only
+`searcher.text` is imported: the indexer's metadata does not depend on the Whoosh analysis.
 
 Units merged or renamed before July 2025 ("huyện Hoành Bồ", "quận 9", "thị xã Cửa Lò") are
 known through the package's alias keys, which are accent-free: they are matched only after
@@ -31,30 +31,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from searcher.text import SYLLABLE, fold, lower_same_length, retone
+
 # ---------------------------------------------------------------------------------------
 # Match keys
 
-_OLD_TONE_PLACEMENT = {
-    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
-    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
-    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
-}  # fmt: skip
-# Only open syllables have two spellings: "hoàn" is always "hoàn".
-_TONE_PAIR = re.compile("(" + "|".join(_OLD_TONE_PLACEMENT) + r")(?![^\W\d_])")
-
-
-def _lower_char(c: str) -> str:
-    low = c.lower()
-    return low if len(low) == 1 else c
-
 
 def match_key(text: str) -> str:
-    """NFC, lower-cased, tone placement unified; same length as NFC(text)."""
-    text = unicodedata.normalize("NFC", text)
-    low = text.lower()
-    if len(low) != len(text):  # a few letters lower-case to two characters ("İ")
-        low = "".join(map(_lower_char, text))
-    return _TONE_PAIR.sub(lambda m: _OLD_TONE_PLACEMENT[m.group(1)], low)
+    """NFC, lower-cased, traditional tone placement; same length as NFC(text).
+
+    Built from :mod:`searcher.text` rather than :func:`searcher.text.canonical_syllable`
+    because a match's span must point into the text: lower-casing and tone placement here
+    keep one character per character.
+    """
+    low = lower_same_length(unicodedata.normalize("NFC", text))
+    return SYLLABLE.sub(lambda m: retone(m.group(0), new_style=False), low)
 
 
 # ---------------------------------------------------------------------------------------
@@ -73,7 +64,6 @@ _PROVINCE_ALIASES = {
 # Province names that are also common in other senses: they count only with a type word.
 _PROVINCE_NEEDS_TYPE = frozenset({"79"})  # "tư tưởng Hồ Chí Minh"
 
-DISTRICT_TYPES = ("Thành phố", "Thị xã", "Quận", "Huyện")
 # What a bulletin writes in front of a district name, by key: type it stands for.
 _TYPE_WORDS = {
     "thành phố": "Thành phố", "tp": "Thành phố", "tp.": "Thành phố",
@@ -348,12 +338,6 @@ class Gazetteer:
 
 _FORMER_MAX_WORDS = 4
 _FORMER_TYPES = {"huyen": "Huyện", "thixa": "Thị xã", "thanhpho": "Thành phố", "quan": "Quận"}
-
-
-def fold(word: str) -> str:
-    """A word without its diacritics, as the package's keys write it: "hoành" -> "hoanh"."""
-    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _bare_name_ok(name: tuple[str, ...]) -> bool:
