@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from searcher.text import SYLLABLE, fold, lower_same_length, retone
+from searcher.text import LETTER_RUN, fold, lower_same_length, retone
 
 # ---------------------------------------------------------------------------------------
 # Match keys
@@ -45,7 +45,7 @@ def match_key(text: str) -> str:
     keep one character per character.
     """
     low = lower_same_length(unicodedata.normalize("NFC", text))
-    return SYLLABLE.sub(lambda m: retone(m.group(0), new_style=False), low)
+    return LETTER_RUN.sub(lambda m: retone(m.group(0), new_style=False), low)
 
 
 # ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ _VOWELS = frozenset("aăâeêioôơuưy")
 _MODIFIED_VOWELS = frozenset("ăâêôơư")
 
 # A run of letters: the unit tone placement works on.
-SYLLABLE = re.compile(r"[^\W\d_]+")
+LETTER_RUN = re.compile(r"[^\W\d_]+")
 
 
 # --- Unicode -------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def to_segmenter_style(nfc: str) -> str:
     pyvi's dictionary and model are written in that style; giving it one style makes "Uỷ ban"
     and "Ủy ban" segment alike.
     """
-    return SYLLABLE.sub(lambda m: retone(m.group(0), new_style=True), nfc)
+    return LETTER_RUN.sub(lambda m: retone(m.group(0), new_style=True), nfc)
 
 
 def segmenter_input(text: str) -> str:
