@@ -10,7 +10,7 @@ import datetime
 import re
 from collections.abc import Sequence
 
-from index import gazetteer
+from index.gazetteer import match_key
 from index.locality import province_of, resolve
 
 _I = re.IGNORECASE
@@ -345,4 +345,4 @@ def extract_province_of(locality: str, title: str, body: str = "") -> tuple[str 
 
 def same_name(a: str, b: str) -> bool:
     """The same name, whatever the case, spacing or tone placement."""
-    return gazetteer.match_key(" ".join(a.split())) == gazetteer.match_key(" ".join(b.split()))
+    return match_key(" ".join(a.split())) == match_key(" ".join(b.split()))

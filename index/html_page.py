@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from index import extract, portal
 from index.bulletin import Skipped
+from index.extract import clean_title, extract_author, is_person_name, parse_byline
+from index.portal import clean_paragraphs
 from index.records import Given, Record, iso_date, make_bulletin, refuse_too_long
 
 # trafilatura's options: the article with its tables, no comments or images; the date the page
@@ -30,9 +31,9 @@ def read_html(source: str, text: str, id: str) -> Iterator[Record]:
     if doc is None or not (doc.text or "").strip():
         yield Skipped(source, "no article found")
         return
-    paragraphs, _captions = portal.clean_paragraphs(doc.text.splitlines())
-    title = extract.clean_title(doc.title or "") or (paragraphs[0] if paragraphs else None)
-    if paragraphs and title and extract.clean_title(paragraphs[0]) == title:
+    paragraphs, _captions = clean_paragraphs(doc.text.splitlines())
+    title = clean_title(doc.title or "") or (paragraphs[0] if paragraphs else None)
+    if paragraphs and title and clean_title(paragraphs[0]) == title:
         paragraphs = paragraphs[1:]
     if not title or not paragraphs:
         yield Skipped(source, "no article found")
@@ -40,7 +41,7 @@ def read_html(source: str, text: str, id: str) -> Iterator[Record]:
     if too_long := refuse_too_long(source, title, paragraphs):
         yield too_long
         return
-    author, unit = extract.extract_author("\n".join(paragraphs))
+    author, unit = extract_author("\n".join(paragraphs))
     if author is None:
         author, unit = _byline_from_html(text, doc.author)
     date = iso_date(doc.date)
@@ -66,7 +67,7 @@ def _byline_from_html(html: str, meta_author: str | None) -> tuple[str | None, s
     …"), so we find the line it came from in the page and read that line ourselves.
     """
     names = [n.strip() for n in (meta_author or "").split(";") if n.strip()]
-    if not names or not extract.is_person_name(names[0]):
+    if not names or not is_person_name(names[0]):
         return None, None
     from lxml import html as lxml_html  # trafilatura's own dependency
 
@@ -77,7 +78,7 @@ def _byline_from_html(html: str, meta_author: str | None) -> tuple[str | None, s
     for element in root.iter("p", "div", "span", "em", "strong", "b", "i", "td", "address"):
         line = " ".join(element.text_content().split())
         if line.startswith(names[0]) and len(line) <= 200:
-            found, unit = extract.parse_byline(line)
+            found, unit = parse_byline(line)
             if found:
                 return ", ".join(found), unit
     return names[0], None

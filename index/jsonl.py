@@ -10,8 +10,16 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import IO, Any
 
-from index import encoding
 from index.bulletin import Skipped
+from index.encoding import (
+    EMPTY,
+    VNI,
+    DecodeError,
+    convert_tcvn3,
+    decode_line,
+    legacy_encoding,
+    sniff_bom,
+)
 from index.records import (
     MAX_DOCUMENT_BYTES,
     Given,
@@ -34,7 +42,7 @@ def open_lines(source: str, compressed: bool) -> AbstractContextManager[IO[bytes
 def read_jsonl(source: str, compressed: bool) -> Iterator[Record]:
     records = 0
     with open_lines(source, compressed) as raw:
-        codec = encoding.sniff_bom(raw.read(4))
+        codec = sniff_bom(raw.read(4))
         raw.seek(0)
         if codec and codec != "utf-8-sig":
             lines: IO[Any] = io.TextIOWrapper(raw, encoding=codec)
@@ -65,7 +73,7 @@ def read_jsonl(source: str, compressed: bool) -> Iterator[Record]:
             yield Skipped(source, reason)
             return
     if records == 0:
-        yield Skipped(source, encoding.EMPTY)
+        yield Skipped(source, EMPTY)
 
 
 def _bounded_lines(stream: IO[Any], limit: int) -> Iterator[Any]:
@@ -84,8 +92,8 @@ def _bounded_lines(stream: IO[Any], limit: int) -> Iterator[Any]:
 def _jsonl_record(source: str, lineno: int, line: bytes | str) -> Record:
     where = f"{source}:{lineno}"
     try:
-        text = encoding.decode_line(line) if isinstance(line, bytes) else line
-    except encoding.DecodeError as exc:
+        text = decode_line(line) if isinstance(line, bytes) else line
+    except DecodeError as exc:
         return Skipped(where, f"{exc.reason} on line {lineno}")
     try:
         obj = json.loads(text.rstrip("\r\n"))
@@ -121,12 +129,12 @@ def bulletin_from_record(obj: Any, where: str) -> Record:
         return Skipped(where, "field 'body' is empty")
     if too_long := refuse_too_long(where, title, paragraphs):
         return too_long
-    kind = encoding.legacy_encoding(title + "\n" + "\n".join(paragraphs[:20]))
+    kind = legacy_encoding(title + "\n" + "\n".join(paragraphs[:20]))
     if kind == "vni":
-        return Skipped(where, encoding.VNI)
+        return Skipped(where, VNI)
     if kind == "tcvn3":
-        title = encoding.convert_tcvn3(title)
-        paragraphs = [encoding.convert_tcvn3(p) for p in paragraphs]
+        title = convert_tcvn3(title)
+        paragraphs = [convert_tcvn3(p) for p in paragraphs]
     has_date = obj.get("date") not in (None, "")
     return make_bulletin(
         id=raw_id,

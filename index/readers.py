@@ -15,10 +15,11 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 
-from index import encoding, portal
 from index.bulletin import Skipped
+from index.encoding import DecodeError, decode_bytes, sniff_bom
 from index.html_page import read_html
 from index.jsonl import read_jsonl
+from index.portal import extract_article
 from index.records import (
     MAX_BULLETIN_CHARS,
     MAX_DOCUMENT_BYTES,
@@ -155,8 +156,8 @@ def read_file(path: str | os.PathLike[str]) -> Iterator[Record]:
         yield data
         return
     try:
-        text = encoding.decode_bytes(data)
-    except encoding.DecodeError as exc:
+        text = decode_bytes(data)
+    except DecodeError as exc:
         yield Skipped(source, exc.reason)
         return
     finally:
@@ -173,7 +174,7 @@ def _kind(source: str, head: bytes) -> str:
         return "jsonl"
     if name.endswith(HTML_SUFFIXES):
         return "html"
-    codec = encoding.sniff_bom(head[:4])
+    codec = sniff_bom(head[:4])
     start = head.decode(codec or "latin-1", errors="ignore").lstrip("\ufeff \t\r\n")
     if re.match(r'\{\s*"', start):  # a JSON object: JSON Lines whatever the name
         return "jsonl"
@@ -197,7 +198,7 @@ def _read_whole(source: str, compressed: bool) -> bytes | Skipped:
 
 
 def _read_capture(source: str, text: str) -> Record:
-    article = portal.extract_article(text)
+    article = extract_article(text)
     if article is None:
         return Skipped(source, "no article found")
     if too_long := refuse_too_long(source, article.title, article.paragraphs):

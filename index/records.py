@@ -15,8 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from index import extract, gazetteer
 from index.bulletin import Bulletin, Skipped
+from index.extract import (
+    extract_author,
+    extract_date,
+    extract_locality,
+    extract_province_of,
+    parse_date,
+    same_name,
+)
+from index.gazetteer import load as load_gazetteer
 
 Record = Bulletin | Skipped
 
@@ -65,7 +73,7 @@ def iso_date(value: Any) -> datetime.date | None:
     m = re.match(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[T\s])", value)
     if not m:
         return None
-    return extract.parse_date(m.group(3), m.group(2), m.group(1))
+    return parse_date(m.group(3), m.group(2), m.group(1))
 
 
 def _clean_text(text: str) -> str:
@@ -111,10 +119,10 @@ def make_bulletin(
     """A `Bulletin` with what was given, and the rest inferred from title and text."""
     given = given or Given()
     body = "\n\n".join(paragraphs)
-    date = given.date if given.has_date else extract.extract_date("\n".join([*meta, body]))
-    author, unit = extract.extract_author(body)
+    date = given.date if given.has_date else extract_date("\n".join([*meta, body]))
+    author, unit = extract_author(body)
     if given.author:
-        if author is not None and not extract.same_name(author, given.author):
+        if author is not None and not same_name(author, given.author):
             unit = None  # the byline in the text is someone else's
         author = given.author
     unit = given.source_unit or unit
@@ -136,22 +144,20 @@ def make_bulletin(
 
 def _place(title: str, body: str, given: Given) -> tuple[str | None, str | None, str | None]:
     if given.locality:
-        province, current = extract.extract_province_of(given.locality, title, body)
+        province, current = extract_province_of(given.locality, title, body)
         if given.province:
             province = given.province
             current = _current_of(given.province)
         return given.locality, province, current
     if given.province:
-        known = gazetteer.load().province(given.province)
+        known = load_gazetteer().province(given.province)
         if known is None:
             return None, given.province, None
-        locality, _province, _current = extract.extract_locality(
-            title, body, province_hint=given.province
-        )
+        locality, _province, _current = extract_locality(title, body, province_hint=given.province)
         return locality, given.province, known.current
-    return extract.extract_locality(title, body)
+    return extract_locality(title, body)
 
 
 def _current_of(province: str) -> str | None:
-    known = gazetteer.load().province(province)
+    known = load_gazetteer().province(province)
     return known.current if known else None
