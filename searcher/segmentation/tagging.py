@@ -50,64 +50,54 @@ def viterbi_python(s0: Sequence[float], s1: Sequence[float], trans: Any) -> list
 
 
 def _scores_python(model: Model, recs: Sequence[Record]) -> tuple[list[float], list[float]]:
-    """State scores of one sequence, attribute by attribute in pyvi's dict order."""
+    """State scores of one sequence, attribute by attribute in pyvi's dict order.
+
+    A position adds its own weights, then what its previous neighbour lends, then what its
+    next one lends: the neighbour's lower-cased form, its title case, its upper case, the
+    dictionary bigram of the two syllables and the trigram centred on the neighbour. Float
+    addition is not associative, so the order is crfsuite's.
+    """
     n = len(recs)
     m = model.n_parts
     bigrams, trigrams = model.bigrams, model.trigrams
-    prev_w = (model.w_prev_title, model.w_prev_upper, model.w_prev_bigram, model.w_prev_trigram)
-    next_w = (model.w_next_title, model.w_next_upper, model.w_next_bigram, model.w_next_trigram)
     parts = [r[7] for r in recs]
     pairs = [a >= 0 and b >= 0 and a * m + b in bigrams for a, b in pairwise(parts)]
     triples = [
         a >= 0 and b >= 0 and c >= 0 and (a * m + b) * m + c in trigrams
         for a, b, c in zip(parts, parts[1:], parts[2:], strict=False)
     ]
+    # Per side: the step to the neighbour, where its record keeps the weights it lends that
+    # way, the step to the pair the two syllables make, and the side's four weights.
+    previous = (model.w_prev_title, model.w_prev_upper, model.w_prev_bigram, model.w_prev_trigram)
+    following = (model.w_next_title, model.w_next_upper, model.w_next_bigram, model.w_next_trigram)
+    sides = ((-1, 2, -1, *previous), (1, 4, 0, *following))
     out0: list[float] = []
     out1: list[float] = []
     for i, r in enumerate(recs):
         s0, s1 = r[0], r[1]
-        if i > 0:
-            p = recs[i - 1]
-            triple = i > 1 and triples[i - 2]
-            s0, s1 = _plus_neighbour(s0, s1, p[2], p[3], p[6], pairs[i - 1], triple, prev_w)
-        if i < n - 1:
-            x = recs[i + 1]
-            triple = i < n - 2 and triples[i]
-            s0, s1 = _plus_neighbour(s0, s1, x[4], x[5], x[6], pairs[i], triple, next_w)
+        for step, col, pair, w_title, w_upper, w_bigram, w_trigram in sides:
+            j = i + step
+            if j < 0 or j >= n:
+                continue
+            x = recs[j]
+            flags = x[6]
+            s0 += x[col]
+            s1 += x[col + 1]
+            if flags & TITLE:
+                s0 += w_title[0]
+                s1 += w_title[1]
+            if flags & UPPER:
+                s0 += w_upper[0]
+                s1 += w_upper[1]
+            if pairs[i + pair]:
+                s0 += w_bigram[0]
+                s1 += w_bigram[1]
+            if 0 < j < n - 1 and triples[j - 1]:
+                s0 += w_trigram[0]
+                s1 += w_trigram[1]
         out0.append(s0)
         out1.append(s1)
     return out0, out1
-
-
-def _plus_neighbour(
-    s0: float,
-    s1: float,
-    lent0: float,
-    lent1: float,
-    flags: int,
-    pair: bool,
-    triple: bool,
-    weights: tuple[tuple[float, float], ...],
-) -> tuple[float, float]:
-    """``(s0, s1)`` plus what one neighbour lends, added in pyvi's attribute order.
-
-    First the weights of its lower-cased form (``lent*``), then, where they hold, its title
-    case, its upper case, the dictionary bigram and trigram through it (``weights`` in that
-    order). Float addition is not associative: the order is crfsuite's.
-    """
-    title, upper, bigram, trigram = weights
-    s0 += lent0
-    s1 += lent1
-    for on, w in (
-        (flags & TITLE, title),
-        (flags & UPPER, upper),
-        (pair, bigram),
-        (triple, trigram),
-    ):
-        if on:
-            s0 += w[0]
-            s1 += w[1]
-    return s0, s1
 
 
 def joins_python(model: Model, recs: Sequence[Record]) -> list[bool]:
