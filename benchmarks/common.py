@@ -27,7 +27,11 @@ CORPORA = ("vietnews_60k.jsonl.gz", "baomoi_2017_35k.jsonl.gz")
 _FORMAT_FILES = (
     "searcher/analysis.py",
     "searcher/schema.py",
-    "searcher/segmentation.py",
+    "searcher/text.py",
+    "searcher/segmentation/model.py",
+    "searcher/segmentation/segmenter.py",
+    "searcher/segmentation/syllables.py",
+    "searcher/segmentation/tagging.py",
     "index/build.py",
 )
 

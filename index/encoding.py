@@ -15,6 +15,8 @@ import contextlib
 import re
 import unicodedata
 
+from searcher.text import LETTER_RUN, TONE_MARKS
+
 UNDECODABLE = "undecodable bytes (not UTF-8, UTF-16, or Windows-1258)"
 BINARY = "binary file"
 EMPTY = "empty file"
@@ -165,7 +167,6 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-_TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"
 # The vowel nuclei of Vietnamese syllables, tone marks removed.
 _NUCLEI = (
     *("iêu", "yêu", "oai", "oay", "oao", "oeo", "uây", "uôi", "ươi", "ươu", "uya", "uyê", "uyu"),
@@ -179,15 +180,14 @@ _SYLLABLE = re.compile(
     f"(?:{'|'.join(_NUCLEI)})"
     r"(?:ch|ng|nh|[cmnpt])?$"
 )
-_LETTERS = re.compile(r"[^\W\d_]+")
 _MIN_SYLLABLE_SHARE = 0.8
 
 
 def _is_syllable(word: str) -> bool:
     decomposed = unicodedata.normalize("NFD", word.lower())
-    if sum(decomposed.count(t) for t in _TONE_MARKS) > 1:
+    if sum(decomposed.count(t) for t in TONE_MARKS) > 1:
         return False
-    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONE_MARKS))
+    base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS))
     return bool(_SYLLABLE.match(base))
 
 
@@ -197,7 +197,7 @@ def vietnamese_score(text: str) -> float:
     Clean Vietnamese scores near 1.0; the same bytes read with the wrong 8-bit table give
     letters no syllable allows ("ngaèy", "ủaừ") and score low.
     """
-    words = [w for w in _LETTERS.findall(text[:_SAMPLE]) if not w.isascii()]
+    words = [w for w in LETTER_RUN.findall(text[:_SAMPLE]) if not w.isascii()]
     if not words:
         return 0.0
     return sum(map(_is_syllable, words)) / len(words)

@@ -10,7 +10,8 @@ import datetime
 import re
 from collections.abc import Sequence
 
-from index import gazetteer
+from index.gazetteer import match_key
+from index.locality import province_of, resolve
 
 _I = re.IGNORECASE
 
@@ -44,15 +45,6 @@ def headline(text: str, max_words: int = _HEADLINE_WORDS) -> str:
     if len(words) <= max_words:
         return " ".join(words)
     return " ".join(words[:max_words]) + " …"
-
-
-def extract_title(text: str) -> str | None:
-    """The first non-blank line of `text`, cleaned: the title of a plain bulletin."""
-    for line in text.splitlines():
-        title = clean_title(line)
-        if title:
-            return title
-    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,7 +317,7 @@ def extract_locality(
 
     Mentions in the title count three times, in the lead twice, elsewhere once; a mention
     with its type word ("thành phố Sa Đéc") counts twice a bare name ("Sa Đéc"). See
-    `gazetteer.resolve_mentions` for how the unit is chosen and a name found in several
+    `index.locality.resolve_mentions` for how the unit is chosen and a name found in several
     provinces is settled.
     """
     paragraphs = _paragraphs(_head(body))
@@ -334,7 +326,7 @@ def extract_locality(
         *((p, _LEAD_WEIGHT) for p in paragraphs[:1]),
         *((p, _BODY_WEIGHT) for p in paragraphs[1:]),
     ]
-    found = gazetteer.resolve(sections, province_hint=province_hint)
+    found = resolve(sections, province_hint=province_hint)
     return found.locality, found.province, found.province_current
 
 
@@ -345,7 +337,7 @@ def extract_province_of(locality: str, title: str, body: str = "") -> tuple[str 
     provinces the text mentions, else left unknown.
     """
     sections = [(title, _TITLE_WEIGHT), (_head(body), _BODY_WEIGHT)]
-    province = gazetteer.province_of(locality, sections)
+    province = province_of(locality, sections)
     if province is None:
         return None, None
     return province.name, province.current
@@ -353,4 +345,4 @@ def extract_province_of(locality: str, title: str, body: str = "") -> tuple[str 
 
 def same_name(a: str, b: str) -> bool:
     """The same name, whatever the case, spacing or tone placement."""
-    return gazetteer.match_key(" ".join(a.split())) == gazetteer.match_key(" ".join(b.split()))
+    return match_key(" ".join(a.split())) == match_key(" ".join(b.split()))

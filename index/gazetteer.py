@@ -2,13 +2,14 @@
 
 The units come from the `vietnamadminunits` package (its bundled SQLite data: the 63
 provinces and 696 district-level units in force before July 2025, and its converter to the 34
-provinces after the merger). It is read once, lazily, on first use.
+provinces after the merger). It is read once, lazily, on first use. Which of the units found
+a bulletin is about is decided in `index.locality`.
 
-Matching is done on a "match key" of the text: NFC, lower case, one tone placement for the
-open syllables oa/oe/uy ("Hoà"/"Hòa", "Thuỷ"/"Thủy"). The key has exactly one character per
-character of the NFC text, so a match's span also points into the original text, where we
-check capitalisation. This module deliberately does not import `searcher`: the indexer's
-metadata must not depend on the search-time analysis code.
+Matching is done on a "match key" of the text: NFC, lower case, and the traditional tone
+placement of :mod:`searcher.text` ("Hoà"/"Hòa", "Thuỷ"/"Thủy" are one key), the normalisation
+documents and queries get. The key has exactly one character per character of the NFC text, so
+a match's span also points into the original text, where we check capitalisation. Only
+`searcher.text` is imported: the indexer's metadata does not depend on the Whoosh analysis.
 
 Units merged or renamed before July 2025 ("huyện Hoành Bồ", "quận 9", "thị xã Cửa Lò") are
 known through the package's alias keys, which are accent-free: they are matched only after
@@ -22,39 +23,29 @@ life, "Thừa Thiên Huế", so bulletins about one province do not split into t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+
+from searcher.text import LETTER_RUN, fold, lower_same_length, retone
 
 # ---------------------------------------------------------------------------------------
 # Match keys
 
-_OLD_TONE_PLACEMENT = {
-    "oà": "òa", "oá": "óa", "oả": "ỏa", "oã": "õa", "oạ": "ọa",
-    "oè": "òe", "oé": "óe", "oẻ": "ỏe", "oẽ": "õe", "oẹ": "ọe",
-    "uỳ": "ùy", "uý": "úy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy",
-}  # fmt: skip
-# Only open syllables have two spellings: "hoàn" is always "hoàn".
-_TONE_PAIR = re.compile("(" + "|".join(_OLD_TONE_PLACEMENT) + r")(?![^\W\d_])")
-
-
-def _lower_char(c: str) -> str:
-    low = c.lower()
-    return low if len(low) == 1 else c
-
 
 def match_key(text: str) -> str:
-    """NFC, lower-cased, tone placement unified; same length as NFC(text)."""
-    text = unicodedata.normalize("NFC", text)
-    low = text.lower()
-    if len(low) != len(text):  # a few letters lower-case to two characters ("İ")
-        low = "".join(map(_lower_char, text))
-    return _TONE_PAIR.sub(lambda m: _OLD_TONE_PLACEMENT[m.group(1)], low)
+    """NFC, lower-cased, traditional tone placement; same length as NFC(text).
+
+    Built from :mod:`searcher.text` rather than :func:`searcher.text.canonical_syllable`
+    because a match's span must point into the text: lower-casing and tone placement here
+    keep one character per character.
+    """
+    low = lower_same_length(unicodedata.normalize("NFC", text))
+    return LETTER_RUN.sub(lambda m: retone(m.group(0), new_style=False), low)
 
 
 # ---------------------------------------------------------------------------------------
@@ -73,7 +64,6 @@ _PROVINCE_ALIASES = {
 # Province names that are also common in other senses: they count only with a type word.
 _PROVINCE_NEEDS_TYPE = frozenset({"79"})  # "tư tưởng Hồ Chí Minh"
 
-DISTRICT_TYPES = ("Thành phố", "Thị xã", "Quận", "Huyện")
 # What a bulletin writes in front of a district name, by key: type it stands for.
 _TYPE_WORDS = {
     "thành phố": "Thành phố", "tp": "Thành phố", "tp.": "Thành phố",
@@ -117,13 +107,6 @@ class Mention:
     province: Province | None = None  # set for a province mention
     named_type: str | None = None  # the type word the text used, if any
     written: str | None = None  # a former unit's name as written ("Hoành Bồ")
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    locality: str | None = None
-    province: str | None = None
-    province_current: str | None = None
 
 
 # Words of a match key: letters and digits, apostrophes inside ("m'đrắk"); dashes and dots
@@ -350,12 +333,6 @@ _FORMER_MAX_WORDS = 4
 _FORMER_TYPES = {"huyen": "Huyện", "thixa": "Thị xã", "thanhpho": "Thành phố", "quan": "Quận"}
 
 
-def fold(word: str) -> str:
-    """A word without its diacritics, as the package's keys write it: "hoành" -> "hoanh"."""
-    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
 def _bare_name_ok(name: tuple[str, ...]) -> bool:
     # One short syllable ("Vinh", "Chũ", "1") is too often something else.
     return len(name) > 1 or len(name[0]) >= 5
@@ -381,120 +358,6 @@ def _is_proper_noun(text: str, a: int, b: int) -> bool:
             return False
     after = _WORD_AFTER.match(text[b : b + 40])
     return not (after and after.group(1)[0].isupper() and not after.group(1).isupper())
-
-
-# ---------------------------------------------------------------------------------------
-# Resolving mentions to one unit
-
-_MIN_LOCALITY_SCORE = 1.0  # a typed mention anywhere, or a bare one in the lead or title
-_HINT_WEIGHT = 100.0  # a province the record states outweighs any the text suggests
-
-
-def province_evidence(
-    mentions: Iterable[Mention], province_hint: Province | None = None
-) -> dict[Province, float]:
-    """How strongly the mentions point at each province.
-
-    The weight of each province mention, plus that of each district mention whose name
-    exists in one province only, plus a strong hint (a JSONL record's "province").
-    """
-    evidence: dict[Province, float] = defaultdict(float)
-    if province_hint is not None:
-        evidence[province_hint] += _HINT_WEIGHT
-    for m in mentions:
-        if m.province is not None:
-            evidence[m.province] += m.weight
-        elif len({d.province for d in m.districts}) == 1:
-            evidence[m.districts[0].province] += m.weight
-    return evidence
-
-
-def resolve_mentions(
-    mentions: Sequence[Mention], province_hint: Province | None = None
-) -> tuple[str | None, Province | None]:
-    """(locality, province) the mentions are mostly about.
-
-    A district name found in several provinces ("Huyện Châu Thành") goes to the province
-    with the most evidence (see `province_evidence`); with none, its province stays unknown
-    rather than guessed. Then the unit with the highest total weight wins, ties going to
-    the earliest mention; it must weigh at least a typed mention in the body, so a name met
-    once in passing is not taken for the subject. With no locality, the province is the
-    one with the most evidence, unless two tie.
-    """
-    evidence = province_evidence(mentions, province_hint)
-    scores: dict[tuple[str, Province | None], float] = defaultdict(float)
-    first_seen: dict[tuple[str, Province | None], int] = {}
-    for m in mentions:
-        candidates = m.districts
-        if len({d.province for d in candidates}) > 1:
-            best = max(evidence.get(d.province, 0.0) for d in candidates)
-            if best > 0:
-                candidates = tuple(d for d in candidates if evidence.get(d.province) == best)
-        if province_hint is not None:
-            candidates = tuple(d for d in candidates if d.province == province_hint)
-        if not candidates:
-            continue
-        provinces = {d.province for d in candidates}
-        province = provinces.pop() if len(provinces) == 1 else None
-        names = {_named(d, m.named_type, m.written) for d in candidates}
-        for name in names:  # "Cao Lãnh" alone: half to the city, half to the district
-            unit = (name, province)
-            scores[unit] += m.weight / len(names)
-            first_seen.setdefault(unit, m.start)
-
-    if scores:
-        unit = max(scores, key=lambda u: (scores[u], -first_seen[u]))
-        if scores[unit] >= _MIN_LOCALITY_SCORE:
-            return unit
-    if province_hint is not None:
-        return None, province_hint
-    if evidence:
-        ranked = sorted(evidence.values(), reverse=True)
-        if len(ranked) == 1 or ranked[0] > ranked[1]:
-            return None, max(evidence, key=lambda p: evidence[p])
-    return None, None
-
-
-def _named(d: District, named_type: str | None, written: str | None = None) -> str:
-    """The unit as the bulletin names it: "thị xã Hồng Ngự" stays a thị xã."""
-    if written is not None:
-        return f"{named_type} {written}"
-    if named_type is None or named_type == d.type:
-        return d.name
-    return f"{named_type} {d.short}"
-
-
-def resolve(
-    sections: Iterable[tuple[str, float]], *, province_hint: str | None = None
-) -> Resolution:
-    """The locality and province that weighted pieces of text (title, lead, body) are about."""
-    gaz = load()
-    hint = gaz.province(province_hint) if province_hint else None
-    mentions: list[Mention] = []
-    offset = 0
-    for text, weight in sections:
-        for m in gaz.mentions(text, weight):
-            mentions.append(dataclasses.replace(m, start=m.start + offset))
-        offset += len(text) + 1
-    locality, province = resolve_mentions(mentions, hint)
-    if province is None:
-        return Resolution(locality=locality)
-    return Resolution(locality, province.name, province.current)
-
-
-def province_of(name: str, sections: Iterable[tuple[str, float]] = ()) -> Province | None:
-    """The province of a district given by name; text mentions settle a shared name."""
-    gaz = load()
-    candidates = gaz.districts_named(name)
-    provinces = {d.province.code: d.province for d in candidates}
-    if len(provinces) <= 1:
-        return next(iter(provinces.values()), None)
-    mentions = [m for text, weight in sections for m in gaz.mentions(text, weight)]
-    evidence = province_evidence(mentions)
-    scored = sorted(((evidence.get(p, 0.0), p.code) for p in provinces.values()), reverse=True)
-    if scored[0][0] > 0 and scored[0][0] > scored[1][0]:
-        return provinces[scored[0][1]]
-    return None
 
 
 # ---------------------------------------------------------------------------------------

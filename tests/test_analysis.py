@@ -18,13 +18,16 @@ from searcher.analysis import (
     PresegmentedText,
     VietnameseAnalyzer,
     analyze,
-    canonical_syllable,
     default_segmenter,
+    index_terms,
+    normalize_query_text,
+)
+from searcher.text import (
+    canonical_syllable,
     fold,
     has_diacritics,
-    index_terms,
+    lower_same_length,
     nfc_with_offsets,
-    normalize_query_text,
     segmenter_input,
     to_segmenter_style,
 )
@@ -116,6 +119,14 @@ def test_case_is_lowered_including_d_stroke() -> None:
 )
 def test_folding(text: str, folded: str) -> None:
     assert fold(text) == folded
+
+
+@pytest.mark.parametrize("text", ["ĐỒNG THÁP", "İstanbul Đà Nẵng", "ǅ", ""])
+def test_lower_same_length_keeps_every_offset(text: str) -> None:
+    low = lower_same_length(text)
+    assert len(low) == len(text)
+    assert low == "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    assert lower_same_length("ĐỒNG THÁP") == "đồng tháp"
 
 
 def test_has_diacritics() -> None:

@@ -16,14 +16,14 @@ D = datetime.date
 
 
 @pytest.mark.parametrize(
-    ("text", "title"),
+    ("line", "title"),
     [
         (
-            "null UBND thành phố Sa Đéc tổ chức hội nghị\n\nbody",
+            "null UBND thành phố Sa Đéc tổ chức hội nghị",
             "UBND thành phố Sa Đéc tổ chức hội nghị",
         ),
         (
-            "\n\n  Tân Kỳ:  Bàn về giải pháp \u00a0 khắc phục\n",
+            "  Tân Kỳ:  Bàn về giải pháp \u00a0 khắc phục",
             "Tân Kỳ: Bàn về giải pháp khắc phục",
         ),
         (
@@ -37,8 +37,8 @@ D = datetime.date
         ("null", "null"),
     ],
 )
-def test_extract_title(text: str, title: str | None) -> None:
-    assert extract.extract_title(text) == title
+def test_clean_title(line: str, title: str | None) -> None:
+    assert extract.clean_title(line) == title
 
 
 @pytest.mark.parametrize(

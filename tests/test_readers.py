@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from index import encoding, readers
+from index import encoding, jsonl, readers
 from index.bulletin import Bulletin, Skipped
 from index.readers import document_id, is_bulletin_file, read_bulletins, read_file
 
@@ -509,13 +509,13 @@ def test_jsonl_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
             f.write(json.dumps({"id": f"d{i}", "title": "Tin", "body": "x " * 1000}) + "\n")
         f.write("{broken\n")
     opened: list[Any] = []
-    real_open = readers._open_lines
+    real_open = jsonl.open_lines
 
     def spy(source: str, compressed: bool) -> Any:
         opened.append(real_open(source, compressed))
         return opened[-1]
 
-    monkeypatch.setattr(readers, "_open_lines", spy)
+    monkeypatch.setattr(jsonl, "open_lines", spy)
     records = read_file(path)
     first = next(records)
     assert isinstance(first, Bulletin) and first.id == "d0"

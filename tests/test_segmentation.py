@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import searcher.segmentation as segmentation
 from searcher.segmentation import Segmentation, Segmenter
+from searcher.segmentation.model import Model, crfsuite_bytes, pyvi_dir, read_crfsuite, shared_model
+from searcher.segmentation.syllables import syllabize
+from searcher.segmentation.tagging import Layout, viterbi_numpy, viterbi_python
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -220,13 +222,12 @@ def test_batch_equals_single(segmenter: Segmenter, texts: list[str]) -> None:
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(texts=st.lists(st.one_of(_TEXTS, _TEXTS.map(_nfd)), max_size=8))
-def test_vectorized_path_equals_python_path(segmenter: Segmenter, texts: list[str]) -> None:
+def test_vectorized_path_equals_python_path(texts: list[str]) -> None:
     # Small batches run in plain Python, large ones with NumPy: force each on the same texts.
     results = []
-    for small in (10**9, 0):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(segmentation, "_SMALL", small)
-            results.append((segmenter.tokenize_many(texts), segmenter.segment_many(texts)))
+    for vectorize_from in (10**9, 1):
+        segmenter = Segmenter(vectorize_from=vectorize_from)
+        results.append((segmenter.tokenize_many(texts), segmenter.segment_many(texts)))
     assert results[0] == results[1]
 
 
@@ -258,7 +259,7 @@ _NASTY = st.lists(st.sampled_from(_NASTY_PIECES), max_size=40).map("".join)
 @given(text=_NASTY)
 def test_syllables_are_pyvis(pyvi_syllables, text: str) -> None:
     out: list[str] = []
-    count = segmentation._syllabize(unicodedata.normalize("NFC", text), out)
+    count = syllabize(unicodedata.normalize("NFC", text), out)
     assert out == pyvi_syllables(text)
     assert count == len(out)
 
@@ -277,7 +278,7 @@ def test_spans_are_ordered_on_any_text(segmenter: Segmenter, text: str) -> None:
     assert all(a in starts and b in ends and a <= b for a, b, _ in seg.words)
     if unicodedata.is_normalized("NFC", text):
         syllables: list[str] = []
-        segmentation._syllabize(text, syllables)
+        syllabize(text, syllables)
         assert [text[a:b] for a, b in seg.syllables] == syllables
 
 
@@ -297,14 +298,14 @@ _SCORE = st.one_of(
 def test_vectorized_viterbi_is_crfsuites(sequences: list[list[tuple[float, float]]]) -> None:
     import numpy as np
 
-    trans = segmentation._model().trans
+    trans = shared_model().trans
     s0 = np.array([a for seq in sequences for a, _ in seq])
     s1 = np.array([b for seq in sequences for _, b in seq])
-    layout = segmentation._Layout.of([len(seq) for seq in sequences])
-    got = segmentation._viterbi_numpy(s0, s1, layout, trans).astype(int).tolist()
+    layout = Layout.of([len(seq) for seq in sequences])
+    got = viterbi_numpy(s0, s1, layout, trans).astype(int).tolist()
     expected = []
     for seq in sequences:
-        expected += segmentation._viterbi_python([a for a, _ in seq], [b for _, b in seq], trans)
+        expected += viterbi_python([a for a, _ in seq], [b for _, b in seq], trans)
     assert got == expected
 
 
@@ -314,9 +315,9 @@ def test_model_weights_are_crfsuites(tmp_path: Path) -> None:
     # so the dump is matched as a whole, not line by line (pycrfsuite's info() trips on them).
     import pycrfsuite
 
-    folder = segmentation._pyvi_dir() / "models"
-    raw = segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes())
-    labels, state, trans = segmentation._read_crfsuite(raw)
+    folder = pyvi_dir() / "models"
+    raw = crfsuite_bytes((folder / "pyvi3.pkl").read_bytes())
+    labels, state, trans = read_crfsuite(raw)
     tagger = pycrfsuite.Tagger()
     tagger.open_inmemory(raw)
     tagger.dump(str(tmp_path / "dump.txt"))
@@ -335,36 +336,28 @@ def test_model_weights_are_crfsuites(tmp_path: Path) -> None:
         assert trans[labels.index(a)][labels.index(b)] == pytest.approx(weight, abs=1e-6)
 
 
-def test_cache_fills_safely_from_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_fills_safely_from_threads() -> None:
     # A fresh model (empty syllable cache) filled by several threads at once.
-    folder = segmentation._pyvi_dir() / "models"
-    fresh = segmentation._Model(
-        segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes()),
-        (folder / "words.txt").read_bytes().decode("utf-8"),
-    )
+    fresh = Model.from_pyvi()
     texts = [t for t in _sample() if t.strip()]
     expected = Segmenter().tokenize_many(texts)
-    monkeypatch.setattr(segmentation, "_MODEL", fresh)
     chunks = [texts[i::4] for i in range(4)]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(Segmenter().tokenize_many, chunks))
+        results = list(pool.map(Segmenter(fresh).tokenize_many, chunks))
     for chunk, result in zip(chunks, results, strict=True):
         assert result == [expected[texts.index(t)] for t in chunk]
-    assert len(fresh.index) == len(fresh.records)
+    assert len(fresh.index) == len(fresh.records) > 0
 
 
-def test_full_cache_still_segments_exactly(
-    segmenter: Segmenter, pyvi_tokenize, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_full_cache_still_segments_exactly(pyvi_tokenize) -> None:
     # Past the cache limit, unseen syllables are scored on the spot (both paths).
-    folder = segmentation._pyvi_dir() / "models"
-    fresh = segmentation._Model(
-        segmentation._crfsuite_bytes((folder / "pyvi3.pkl").read_bytes()),
-        (folder / "words.txt").read_bytes().decode("utf-8"),
-    )
-    monkeypatch.setattr(segmentation, "_MODEL", fresh)
-    monkeypatch.setattr(segmentation, "_CACHE_LIMIT", 50)
+    fresh = Model.from_pyvi(cache_limit=50)
+    segmenter = Segmenter(fresh)
     texts = [t for t in _sample() if t.strip()][:60]
     assert segmenter.tokenize_many(texts) == [pyvi_tokenize(t) for t in texts]
     assert [segmenter.tokenize(t) for t in texts[:20]] == [pyvi_tokenize(t) for t in texts[:20]]
     assert len(fresh.records) == 50
+
+
+def test_segmenters_share_the_process_model() -> None:
+    assert Segmenter().model is Segmenter().model is shared_model()
