@@ -24,6 +24,10 @@ end to end; overlap@10 of the fast path with the exhaustive ranking; load time a
 
     python -m benchmarks.bench_search --n 20000
     python -m benchmarks.bench_search --n 95431 --plain-sample 80 --simulate 1000000
+
+``--workload page`` runs issue 20's workload instead (:mod:`benchmarks.page_workload`)::
+
+    python -m benchmarks.bench_search --workload page --n 20000 --repeats 3
 """
 
 from __future__ import annotations
@@ -633,7 +637,23 @@ def main() -> None:
         "on every query (their work evicts each other's caches)",
     )
     parser.add_argument("--verbose", action="store_true", help="print every query's time")
+    parser.add_argument(
+        "--workload",
+        choices=("mixed", "page"),
+        default="mixed",
+        help="mixed: the query kinds above against fast path, plain Whoosh and FTS5 with "
+        "facets; page: issue 20's title fragments + topical queries, bantin's page against "
+        "FTS5's page without facets, interleaved, by stage (see benchmarks.page_workload)",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="page workload: timed rounds")
     args = parser.parse_args()
+    if args.workload == "page":
+        from benchmarks.page_workload import run_page
+
+        require_data()
+        args.index_dir = Path(args.index) if args.index else cached_index(args.n)
+        print(run_page(args))
+        return
     results = run(args)
     text = report(results, args)
     if args.simulate:
