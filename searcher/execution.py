@@ -15,7 +15,8 @@ from whoosh import collectors, sorting
 from whoosh import query as wq
 
 from searcher.analysis import fold
-from searcher.fastpath import Unsupported, highlight_fast, snippet_fast
+from searcher.fastpath import Unsupported
+from searcher.fastpath.passages import page_marks
 from searcher.generation import OpenGeneration
 from searcher.highlight import highlight, snippet
 from searcher.plan import (
@@ -197,30 +198,40 @@ class Execution:
     def _hits(
         self, docnums: list[int], scores: dict[int, float], explain: bool, fast: bool
     ) -> list[Hit]:
-        mark, cut = (highlight_fast, snippet_fast) if fast else (highlight, snippet)
-        patterns = highlight_patterns(self.parsed)
+        stored = [self.opened.stored(docnum) for docnum in docnums]
+        marks = self._page_marks(docnums, stored, fast)
         hits: list[Hit] = []
-        for docnum in docnums:
+        for docnum, fields, (title_html, snippet_html) in zip(docnums, stored, marks, strict=True):
             score = scores.get(docnum) or 0.0
-            stored = self.opened.stored(docnum)
-            title = stored.get("title", "")
-            body = stored.get("body", "")
             hits.append(
                 Hit(
-                    id=stored["id"],
-                    title=title,
-                    title_html=mark(title, patterns),
-                    snippet=cut(body, patterns),
-                    date=stored.get("date") or None,
-                    locality=stored.get("locality") or None,
-                    province=stored.get("province") or None,
-                    author=stored.get("author") or None,
-                    url=stored.get("url") or None,
+                    id=fields["id"],
+                    title=fields.get("title", ""),
+                    title_html=title_html,
+                    snippet=snippet_html,
+                    date=fields.get("date") or None,
+                    locality=fields.get("locality") or None,
+                    province=fields.get("province") or None,
+                    author=fields.get("author") or None,
+                    url=fields.get("url") or None,
                     score=float(score) if math.isfinite(score) else 0.0,
                     explanation=self._explain(docnum) if explain else None,
                 )
             )
         return hits
+
+    def _page_marks(
+        self, docnums: list[int], stored: list[dict], fast: bool
+    ) -> list[tuple[str, str]]:
+        """Each hit's highlighted title and snippet: on the fast path from the syllables stored
+        at index time, all the page at once; else by re-analysing the stored text."""
+        patterns = highlight_patterns(self.parsed)
+        if fast and self.opened.fast is not None:
+            return page_marks(self.opened.fast.passages, docnums, stored, patterns)
+        return [
+            (highlight(f.get("title", ""), patterns), snippet(f.get("body", ""), patterns))
+            for f in stored
+        ]
 
     def _explain(self, docnum: int) -> str:
         """Each matching term's BM25F contribution to this document's score."""

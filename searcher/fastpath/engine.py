@@ -22,6 +22,7 @@ from whoosh import query as wq
 
 from searcher.fastpath.compiled import Node, Unsupported, compile_query
 from searcher.fastpath.membership import Membership
+from searcher.fastpath.passages import Passages
 from searcher.fastpath.pruning import Pruning, rank
 from searcher.fastpath.scorer import Exact
 from searcher.fastpath.scoring import collection_statistics
@@ -45,6 +46,8 @@ class FastIndex(TermIndex):
         """``args`` and ``kwargs``: :class:`TermIndex`'s."""
         super().__init__(*args, **kwargs)
         self.prune_above = prune_above
+        #: The stored syllables of titles and bodies, for the page's marks (None: not written).
+        self.passages: Passages | None = None
         self._compiled: tuple[wq.Query, Node] | None = None
 
     @classmethod
@@ -80,9 +83,10 @@ class FastIndex(TermIndex):
         ids_only = tuple(segment_id for segment_id, _ in ids)
         B, K1 = float(weighting.B), float(weighting.K1)
         stats = collection_statistics(searcher, ids_only, FIELDS, B, K1)
-        return cls(
+        offsets = [offset for _, offset in leaves]
+        fast = cls(
             segments,
-            [offset for _, offset in leaves],
+            offsets,
             size,
             live,
             stats.avg_lengths,
@@ -91,6 +95,8 @@ class FastIndex(TermIndex):
             K1,
             load_weights(Path(generation_path), segments, stats),
         )
+        fast.passages = Passages.open(Path(generation_path), ids, offsets)
+        return fast
 
     # --- queries -----------------------------------------------------------------------------
 

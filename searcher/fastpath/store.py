@@ -31,6 +31,7 @@ import numpy as np
 
 from searcher.fastpath import weights
 from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
+from searcher.fastpath.passages import passages_dir, write_passages
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
 from searcher.schema import TEXT_FIELDS, folded_name
@@ -148,6 +149,7 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     for sid in missing:
         _seal(root, sid, wanted[sid])
     _write_weights(generation_path, list(wanted.items()))
+    write_passages(generation_path)
     return len(missing)
 
 
@@ -204,6 +206,7 @@ def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
         write_side_files(generation_path)
     except Exception as error:  # any failure leaves the plain path, never a broken index
         shutil.rmtree(side_dir(Path(generation_path)), ignore_errors=True)
+        shutil.rmtree(passages_dir(Path(generation_path)), ignore_errors=True)
         return f"fast-path side files not written ({type(error).__name__}: {error})"
     return None
 
