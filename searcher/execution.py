@@ -16,7 +16,7 @@ from whoosh import query as wq
 
 from searcher.analysis import fold
 from searcher.fastpath import Unsupported
-from searcher.fastpath.passages import page_marks
+from searcher.fastpath.marks import page_marks
 from searcher.generation import OpenGeneration
 from searcher.highlight import highlight, snippet
 from searcher.plan import (

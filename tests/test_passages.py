@@ -18,13 +18,8 @@ from hypothesis import strategies as st
 from index import build_index
 from searcher import Searcher
 from searcher.analysis import canonical_syllable, fold
-from searcher.fastpath.passages import (
-    Passages,
-    SegmentPassages,
-    page_marks,
-    page_windows,
-    passages_dir,
-)
+from searcher.fastpath.marks import document_spans, page_marks, page_windows
+from searcher.fastpath.passages import Passages, SegmentPassages, passages_dir
 from searcher.highlight import Pattern, best_window, find_matches, highlight, snippet
 from searcher.plan import highlight_patterns
 from searcher.query import parse_query
@@ -64,7 +59,7 @@ def test_stored_syllables_give_the_reference_spans(
     patterns = _patterns(queries, accented)
     passages = Passages([SegmentPassages.of(documents)], [0])
     docnums = list(range(len(documents)))
-    found = passages.spans(docnums, patterns)
+    found = document_spans(passages, docnums, patterns)
     for document, spans in zip(documents, found, strict=True):
         if spans is None:  # not NFC: the per-hit path answers
             continue
@@ -100,7 +95,7 @@ def test_documents_in_several_segments_and_deleted_ones() -> None:
     passages = Passages([SegmentPassages.of(first), SegmentPassages.of(second)], [0, 2])
     stored = [first[0], second[0]]
     patterns = highlight_patterns(parse_query("ha noi sa dec"))
-    found = passages.spans([0, 2], patterns)
+    found = document_spans(passages, [0, 2], patterns)
     for document, spans in zip(stored, found, strict=True):
         assert spans is not None
         assert spans["body"] == find_matches(document["body"], patterns)
@@ -134,7 +129,7 @@ def test_every_document_of_an_index_marks_like_the_reference(
     queries += ["ubnd", "UBND", "cải cách hành chính", "cai cach", "năm 2022", "sa đéc"]
     for query in queries:
         patterns = highlight_patterns(parse_query(query))
-        found = opened.fast.passages.spans(docnums, patterns)
+        found = document_spans(opened.fast.passages, docnums, patterns)
         for document, spans in zip(stored, found, strict=True):
             assert spans is not None, document["id"]
             for name in ("title", "body"):
