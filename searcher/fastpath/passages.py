@@ -217,6 +217,16 @@ class SegmentPassages:
         return self._vocab[name]
 
 
+def _consistent(arrays: dict[str, np.ndarray], doc_count: int) -> bool:
+    """The arrays have the sizes the meta and each other promise (a truncated or mixed-up
+    file would otherwise index out of bounds mid-search)."""
+    per_doc = arrays["ok"].size == arrays["split"].size == doc_count
+    ptr = arrays["ptr"]
+    syllables = int(ptr[-1]) if ptr.size == doc_count + 1 else -1
+    sizes = {arrays[key].size for key in ("ids", "accents", "starts", "lengths")}
+    return per_doc and sizes == {syllables}
+
+
 def _ids(words: list[str]) -> dict[str, int]:
     ids = dict(zip(words, range(len(words)), strict=True))
     ids.pop("", None)  # what an empty file reads as; no syllable is empty
@@ -249,7 +259,7 @@ class Passages:
                 }
             except (OSError, ValueError):
                 return None
-            if arrays["ok"].size != doc_count or arrays["ptr"].size != doc_count + 1:
+            if not _consistent(arrays, doc_count):
                 return None
             loaded.append(SegmentPassages(arrays, folder))
         return cls(loaded, list(offsets))
