@@ -258,8 +258,8 @@ def test_interrupted_run_resumes_without_refetching(
     assert len(bulletins(tmp_path)) == ARTICLES
 
 
-def test_killed_crawl_loses_nothing(tmp_path: Path, sadec: PortalSite) -> None:
-    """SIGKILL half-way through a real `bantin crawl`; the next run completes the store."""
+def crawl_command(tmp_path: Path, sadec: PortalSite) -> tuple[list[str], Path]:
+    """`bantin crawl … --no-index` of the Sa Đéc portal at a slow pace, and its store."""
     portals = tmp_path / "portals.toml"
     portals.write_text(
         f'user_agent = "{AGENT}"\n[[portal]]\nname = "Sa Đéc"\n'
@@ -269,16 +269,26 @@ def test_killed_crawl_loses_nothing(tmp_path: Path, sadec: PortalSite) -> None:
     sadec.robots = "User-agent: *\nDisallow:\n"
     store = tmp_path / "store"
     command = [sys.executable, "-m", "index.cli", "crawl", str(portals), "--store", str(store)]
-    process = subprocess.Popen([*command, "--no-index"], stdout=subprocess.DEVNULL)
+    return [*command, "--no-index"], store
+
+
+def wait_for_bulletins(store: Path, process: subprocess.Popen, count: int) -> None:
     deadline = time.monotonic() + 60
-    while len(bulletins(store)) < 3 and time.monotonic() < deadline and process.poll() is None:
+    while len(bulletins(store)) < count and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
+
+
+def test_killed_crawl_loses_nothing(tmp_path: Path, sadec: PortalSite) -> None:
+    """SIGKILL half-way through a real `bantin crawl`; the next run completes the store."""
+    command, store = crawl_command(tmp_path, sadec)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    wait_for_bulletins(store, process, 3)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     kept = bulletins(store)
     assert 3 <= len(kept) < ARTICLES
     before = len(sadec.requests)
-    done = subprocess.run([*command, "--no-index"], capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "Sa Đéc:" in done.stdout
     refetched = [r for r in article_requests(sadec, before) if "if-none-match" not in r.headers]
     assert not {r.path.split("?")[0] for r in refetched} & {u.removeprefix(sadec.url) for u in kept}
@@ -458,20 +468,9 @@ def test_articles_left_by_max_pages_come_first_next_run(
 def test_ctrl_c_stops_cleanly_with_exit_130_and_the_next_run_resumes(
     tmp_path: Path, sadec: PortalSite
 ) -> None:
-    portals = tmp_path / "portals.toml"
-    portals.write_text(
-        f'user_agent = "{AGENT}"\n[[portal]]\nname = "Sa Đéc"\n'
-        f'start = ["{sadec.url}/tin-tuc"]\nallow = ["/-/"]\ndelay = 0.05\n',
-        encoding="utf-8",
-    )
-    sadec.robots = "User-agent: *\nDisallow:\n"
-    store = tmp_path / "store"
-    command = [sys.executable, "-m", "index.cli", "crawl", str(portals), "--store", str(store)]
-    command.append("--no-index")
+    command, store = crawl_command(tmp_path, sadec)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while len(bulletins(store)) < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.02)
+    wait_for_bulletins(store, process, 3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
