@@ -167,26 +167,42 @@ def serve_command(index_dir: Path | None, host: str, port: int) -> None:
 )
 @_INDEX_OPTION
 @click.option("--no-index", is_flag=True, help="Only fill the store; leave the index alone.")
+@click.option(
+    "--reextract",
+    is_flag=True,
+    help="Rebuild the bulletins from the raw pages in the store, with no request, then index.",
+)
 def crawl_command(
-    portals_file: Path, store_dir: Path | None, index_dir: Path | None, no_index: bool
+    portals_file: Path,
+    store_dir: Path | None,
+    index_dir: Path | None,
+    no_index: bool,
+    reextract: bool,
 ) -> None:
     """Fetch bulletins from the portals in PORTALS_FILE, politely, then update the index."""
-    from index.crawl import PortalsFileError, crawl, load_portals, summary_lines
+    from index import crawl as crawling
 
     try:
-        config = load_portals(portals_file)
-    except PortalsFileError as error:
+        config = crawling.load_portals(portals_file)
+    except crawling.PortalsFileError as error:
         raise click.ClickException(str(error)) from None
     target = None if no_index else (index_dir or default_index_dir())
-    report = _with_progress(
-        lambda progress: crawl(
-            config, store_dir or default_store_dir(), index_dir=target, progress=progress
-        ),
-        unit=" pages",
-        desc="crawling",
-    )
-    for line in summary_lines(report):
+    run = crawling.reextract if reextract else crawling.crawl
+    try:
+        report = _with_progress(
+            lambda progress: run(
+                config, store_dir or default_store_dir(), index_dir=target, progress=progress
+            ),
+            unit=" pages",
+            desc="re-extracting" if reextract else "crawling",
+        )
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+        click.echo("Interrupted: everything fetched so far is kept.", err=True)
+        sys.exit(130)
+    for line in crawling.summary_lines(report):
         click.echo(line)
+    if report.interrupted:
+        sys.exit(130)  # as a shell reports a command stopped by Ctrl-C
 
 
 def default_store_dir() -> Path:
