@@ -174,16 +174,7 @@ def verify_generation(
     """
     generation_path = Path(generation_path)
     damaged: list[Damage] = []
-    for relative in sorted(manifest):
-        entry = manifest[relative]
-        try:
-            info = os.stat(generation_path / relative)
-        except FileNotFoundError:
-            damaged.append(Damage(relative, "missing"))
-            continue
-        if info.st_size != entry.size:
-            damaged.append(Damage(relative, f"size {info.st_size}, expected {entry.size}"))
-            continue
+    for relative, entry, info in _present(generation_path, manifest, damaged):
         if trusted and _reusable(relative, info.st_size, stamp_of(info), (trusted,)) == (
             entry.checksum
         ):
@@ -214,7 +205,22 @@ def check_sizes(
             return []
         return [Damage(MANIFEST, str(error).removeprefix(f"{MANIFEST}: "))]
     damaged: list[Damage] = []
-    for relative, entry in manifest.items():
+    for relative, entry, info in _present(generation_path, manifest, damaged):
+        if (
+            hash_touched(relative)
+            and _touched(info, entry)
+            and checksum(generation_path / relative) != entry.checksum
+        ):
+            damaged.append(Damage(relative, "checksum differs"))
+    return damaged
+
+
+def _present(
+    generation_path: Path, manifest: Mapping[str, Entry], damaged: list[Damage]
+) -> Iterator[tuple[str, Entry, os.stat_result]]:
+    """The manifest's files that exist with the right size; the others go to ``damaged``."""
+    for relative in sorted(manifest):
+        entry = manifest[relative]
         try:
             info = os.stat(generation_path / relative)
         except FileNotFoundError:
@@ -222,13 +228,8 @@ def check_sizes(
             continue
         if info.st_size != entry.size:
             damaged.append(Damage(relative, f"size {info.st_size}, expected {entry.size}"))
-        elif (
-            hash_touched(relative)
-            and _touched(info, entry)
-            and checksum(generation_path / relative) != entry.checksum
-        ):
-            damaged.append(Damage(relative, "checksum differs"))
-    return damaged
+            continue
+        yield relative, entry, info
 
 
 def _touched(info: os.stat_result, entry: Entry) -> bool:
