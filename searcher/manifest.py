@@ -36,6 +36,8 @@ from typing import Any
 MANIFEST = "manifest.json"
 FORMAT = 1
 ALGORITHM = "blake2b-256"
+#: The problem of a file with the right size and other bytes (see ``Damage``).
+CHECKSUM_DIFFERS = "checksum differs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ def verify_generation(
         ):
             continue
         if checksum(generation_path / relative) != entry.checksum:
-            damaged.append(Damage(relative, "checksum differs"))
+            damaged.append(Damage(relative, CHECKSUM_DIFFERS))
     for relative in generation_files(generation_path):
         if relative not in manifest:
             damaged.append(Damage(relative, "not in the manifest"))
@@ -211,7 +213,7 @@ def check_sizes(
             and _touched(info, entry)
             and checksum(generation_path / relative) != entry.checksum
         ):
-            damaged.append(Damage(relative, "checksum differs"))
+            damaged.append(Damage(relative, CHECKSUM_DIFFERS))
     return damaged
 
 
