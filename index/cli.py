@@ -1,7 +1,8 @@
-"""The ``bantin`` command: index, search and serve.
+"""The ``bantin`` command: index, search, serve, and pull or verify a replica.
 
 The command bodies only read options (and ``BANTIN_INDEX``), build the library objects and
-call them; everything else lives in :mod:`index.build`, :mod:`searcher` and :mod:`webui`.
+call them; everything else lives in :mod:`index.build`, :mod:`index.replica`, :mod:`searcher` and
+:mod:`webui`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import click
 
 from corpus import corpus_files
 from index.build import BuildReport, NothingIndexedError, build_index, update_index
+from index.replica import PullError, PullReport, pull
 from searcher import IndexLockedError, IndexUnavailableError, Searcher, default_index_dir
 from searcher.storage import current_stamp, generation_names
+from searcher.verify import Verification, verify_index
 
 _INDEX_OPTION = click.option(
     "--index",
@@ -212,6 +215,30 @@ def default_store_dir() -> Path:
     return user_data_path("bantin", appauthor=False) / "crawl"
 
 
+@main.command("pull")
+@click.argument("source")
+@_INDEX_OPTION
+def pull_command(source: str, index_dir: Path | None) -> None:
+    """Serve the same generation as SOURCE: an index folder, host:path (rsync over ssh) or
+    rsync://host/module/path. Copies only missing files, verifies them, publishes atomically."""
+    try:
+        report = pull(source, index_dir or default_index_dir())
+    except (PullError, IndexLockedError) as error:
+        raise click.ClickException(str(error)) from None
+    _print_pull(report)
+
+
+@main.command("verify")
+@_INDEX_OPTION
+def verify_command(index_dir: Path | None) -> None:
+    """Check every file of the live generation against its manifest (sizes and checksums)."""
+    try:
+        verification = verify_index(index_dir or default_index_dir())
+    except IndexUnavailableError as error:
+        raise click.ClickException(str(error)) from None
+    _print_verification(verification)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -256,6 +283,35 @@ def _print_summary(report: BuildReport) -> None:
         click.echo(f"Skipped {len(report.skipped)}:")
         for skipped in report.skipped:
             click.echo(f"  {skipped.source}: {skipped.reason}")
+
+
+def _print_pull(report: PullReport) -> None:
+    if report.generation is None:
+        click.echo(
+            f"{report.index_dir} already serves {report.source_generation} of {report.source}."
+        )
+        return
+    click.echo(
+        f"Pulled {report.source_generation} of {report.source} into {report.index_dir} as "
+        f"{report.generation}: {report.files} files, {report.linked} already here (linked), "
+        f"{report.bytes_copied / 1e6:.1f} MB copied and verified ({report.seconds:.1f} s)."
+    )
+
+
+def _print_verification(verification: Verification) -> None:
+    name = verification.generation
+    if verification.ok:
+        click.echo(
+            f"{verification.index_dir} {name}: {verification.files} files, "
+            f"{verification.bytes / 1e6:.1f} MB match the manifest."
+        )
+        return
+    for damage in verification.damaged:
+        click.echo(f"damaged: {name}/{damage}", err=True)
+    raise click.ClickException(
+        f"{len(verification.damaged)} damaged file(s) in {verification.index_dir} {name}: "
+        "rebuild it (`bantin index`) or pull it again (`bantin pull`)"
+    )
 
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)

@@ -28,6 +28,8 @@ from whoosh.searching import Searcher as WhooshSearcher
 from searcher.errors import IndexUnavailableError
 from searcher.facets import FacetColumns
 from searcher.fastpath import FastIndex
+from searcher.fastpath.store import SIDE_DIR
+from searcher.manifest import CHECKSUM_DIFFERS, check_sizes
 from searcher.mapped import open_whoosh_index
 from searcher.schema import SCHEMA_VERSION, TEXT_FIELDS
 from searcher.storage import Generation, current_stamp, read_current
@@ -148,6 +150,15 @@ class LiveGeneration:
                 f"index at {self.index_dir} has schema version {version}, this bantin needs "
                 f"{SCHEMA_VERSION}: {hint}"
             )
+        # One stat per file (see searcher.manifest). Side files with other bytes only cost the
+        # fast path; missing or short ones it notices itself (and computes lost weights).
+        damaged = check_sizes(generation.path, hash_touched=_is_side_file)
+        garbled = any(d.problem == CHECKSUM_DIFFERS for d in damaged)
+        if whoosh_damage := [d for d in damaged if not _is_side_file(d.path)]:
+            more = f" and {len(whoosh_damage) - 1} more" if len(whoosh_damage) > 1 else ""
+            raise IndexUnavailableError(
+                f"index at {self.index_dir} is damaged ({whoosh_damage[0]}{more}): {hint}"
+            )
         ix: Any = None
         whoosh_searcher: WhooshSearcher | None = None
         try:
@@ -160,7 +171,7 @@ class LiveGeneration:
                 facets=FacetColumns.read(whoosh_searcher.reader()),
                 stored_cache_docs=self._stored_cache_docs,
             )
-            if self._fast:
+            if self._fast and not garbled:
                 opened.fast = FastIndex.open(generation.path, whoosh_searcher)
         except Exception as error:  # Whoosh raises many types for damaged files
             if whoosh_searcher is not None:
@@ -197,6 +208,10 @@ class LiveGeneration:
             if _is_corruption(error) and self._open is not None:
                 self._open.damage = message
             raise IndexUnavailableError(message) from error
+
+
+def _is_side_file(relative: str) -> bool:
+    return relative.startswith(f"{SIDE_DIR}/")
 
 
 def _is_corruption(error: BaseException) -> bool:

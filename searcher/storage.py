@@ -30,6 +30,7 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from searcher.errors import IndexLockedError, IndexUnavailableError
+from searcher.manifest import Manifest, ManifestError, read_manifest, write_manifest
 
 CURRENT = "CURRENT"
 META = "meta.json"
@@ -185,10 +186,13 @@ def _fresh_temp_dir(index_dir: Path) -> Path:
 def publish(index_dir: Path, temp: Path, meta: dict[str, Any]) -> str:
     """Make the finished build in ``temp`` the live generation; returns its name.
 
-    Writes ``meta.json``, flushes every file, renames the folder to the next ``gen-N``, switches
-    ``CURRENT`` and removes generations older than the last ``KEEP_GENERATIONS``.
+    Writes ``meta.json`` and the manifest (sizes and checksums of every file, see
+    :mod:`searcher.manifest`), flushes every file, renames the folder to the next ``gen-N``,
+    switches ``CURRENT`` and removes generations older than the last ``KEEP_GENERATIONS``.
     """
+    (temp / META).unlink(missing_ok=True)  # may be a hard link shared with a live generation
     (temp / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    write_manifest(temp, *_known_manifests(index_dir, temp))
     fsync_tree(temp)
     name = next_generation_name(index_dir)
     os.rename(temp, index_dir / name)
@@ -197,3 +201,23 @@ def publish(index_dir: Path, temp: Path, meta: dict[str, Any]) -> str:
         if old != name:
             shutil.rmtree(index_dir / old, ignore_errors=True)
     return name
+
+
+def _known_manifests(index_dir: Path, temp: Path) -> list[Manifest]:
+    """Manifests whose entries a publish may reuse: one already in ``temp`` (a verified pull)
+    and the live generation's (files an update hard-linked from it)."""
+    live = live_name(index_dir)
+    known = []
+    for folder in (temp, index_dir / live) if live else (temp,):
+        with contextlib.suppress(ManifestError):
+            known.append(read_manifest(folder))
+    return known
+
+
+def live_name(index_dir: Path) -> str:
+    """What ``CURRENT`` names, unchecked ("" when unreadable): for tools that must look at a
+    generation too damaged for ``read_current``."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
