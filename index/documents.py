@@ -18,6 +18,10 @@ from typing import Any
 from index.bulletin import Bulletin, Skipped
 from index.readers import bulletin_files, read_file
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
+from searcher.schema import CAPTION_SEPARATOR
+
+#: Texts segmented per bulletin, in this order: title, body, captions.
+TEXTS_PER_BULLETIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +117,21 @@ def segmenter_texts(batch: list[tuple[Bulletin, str]]) -> list[str]:
     for bulletin, _ in batch:
         texts.append(segmenter_input(bulletin.title))
         texts.append(segmenter_input(bulletin.body))
+        texts.append(segmenter_input(captions_text(bulletin)))
     return texts
+
+
+def captions_text(bulletin: Bulletin) -> str:
+    """The stored and indexed value of the captions field: one caption a line."""
+    return CAPTION_SEPARATOR.join(bulletin.captions)
 
 
 def attach_segmentations(
     batch: list[tuple[Bulletin, str]], segmentations: list[Any]
 ) -> Iterator[Any]:
+    n = TEXTS_PER_BULLETIN
     for i, (bulletin, source_path) in enumerate(batch):
-        yield (
-            WithSegmentation(bulletin, segmentations[2 * i], segmentations[2 * i + 1]),
-            source_path,
-        )
+        yield WithSegmentation(bulletin, *segmentations[n * i : n * i + n]), source_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,7 @@ class WithSegmentation:
     bulletin: Bulletin
     title_segmentation: Any
     body_segmentation: Any
+    captions_segmentation: Any = None
 
     @property
     def id(self) -> str:
@@ -151,7 +160,7 @@ def batches(items: Iterator[Any], options: BuildOptions) -> Iterator[list[Any]]:
     for item in items:
         batch.append(item)
         bulletin = item[0]
-        chars += len(bulletin.title) + len(bulletin.body)
+        chars += len(bulletin.title) + len(bulletin.body) + sum(map(len, bulletin.captions))
         if len(batch) == options.batch_size or chars >= options.batch_chars:
             yield batch
             batch = []
@@ -177,9 +186,14 @@ def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
         "source": _public_source(bulletin.source, source_path),
         "source_path": source_path,
     }
-    content = json.dumps([bulletin.title, bulletin.body, metadata], ensure_ascii=False)
+    captions_value = captions_text(bulletin)
+    texts = [bulletin.title, bulletin.body, metadata]
+    if bulletin.captions:  # a bulletin without captions keeps its hash
+        texts.append(list(bulletin.captions))
+    content = json.dumps(texts, ensure_ascii=False)
     title = PresegmentedText(bulletin.title, item.title_segmentation)
     body = PresegmentedText(bulletin.body, item.body_segmentation)
+    captions = PresegmentedText(captions_value, item.captions_segmentation)
     return {
         **metadata,
         "title": title,
@@ -188,6 +202,9 @@ def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
         "body_folded": body,
         "_stored_title": bulletin.title,
         "_stored_body": bulletin.body,
+        "captions": captions,
+        "captions_folded": captions,
+        "_stored_captions": captions_value,
         "content_hash": hashlib.sha256(content.encode("utf-8")).hexdigest(),
     }
 

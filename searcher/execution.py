@@ -28,6 +28,7 @@ from searcher.plan import (
 )
 from searcher.query import ParsedQuery
 from searcher.results import Hit
+from searcher.schema import split_captions
 from searcher.suggest import plausible_correction
 
 
@@ -210,7 +211,7 @@ class Execution:
                     id=stored["id"],
                     title=title,
                     title_html=mark(title, patterns),
-                    snippet=cut(body, patterns),
+                    snippet=cut(body, patterns, captions=split_captions(stored.get("captions"))),
                     date=stored.get("date") or None,
                     locality=stored.get("locality") or None,
                     province=stored.get("province") or None,

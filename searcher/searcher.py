@@ -27,6 +27,7 @@ from searcher.highlight import highlight
 from searcher.plan import PRODUCT_PLAN, PlanOptions, highlight_patterns
 from searcher.query import parse_query
 from searcher.results import Document, Results
+from searcher.schema import split_captions
 from searcher.storage import default_index_dir
 
 MAX_PER_PAGE = 100
@@ -174,6 +175,7 @@ class Searcher:
                 source_unit=stored.get("source_unit") or None,
                 url=stored.get("url") or None,
                 source=stored.get("source") or None,
+                captions=split_captions(stored.get("captions")),
             )
 
     def highlight(self, text: str, query: str) -> str:

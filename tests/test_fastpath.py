@@ -61,6 +61,12 @@ QUERIES = [
     "thủ tục hành chính TTHC",
     "an toàn giao thông",
     "ATGT nông thôn mới",
+    "quang canh hoi nghi",  # photo captions: their own field
+    "quang cảnh buổi làm việc",
+    "1500 hộ dân",  # numbers in any written form
+    "06 tháng",
+    "5/7/2022",
+    "7.5%",
 ]
 FILTERS = [{}, {"province": "Đồng Tháp"}, {"year": 2022}, {"locality": "sa dec"}]
 
@@ -127,6 +133,8 @@ def synthetic_bulletins(count: int, seed: int = 7) -> list[dict]:
         if rng.random() < 0.8:
             year, month, day = rng.randint(2019, 2023), rng.randint(1, 12), rng.randint(1, 28)
             record["date"] = f"{year}-{month:02d}-{day:02d}"
+        if i % 3 == 0:  # photo captions, scored in their own field
+            record["captions"] = [rng.choice(_PHRASES), rng.choice(sentences)[:160]]
         records.append(record)
     return records
 
