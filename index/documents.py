@@ -163,8 +163,25 @@ def batches(items: Iterator[Any], options: BuildOptions) -> Iterator[list[Any]]:
 def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
     """Whoosh field values; text fields carry their segmentation, stored values stay plain."""
     bulletin = item.bulletin
+    metadata = _metadata(bulletin, source_path)
+    title = PresegmentedText(bulletin.title, item.title_segmentation)
+    body = PresegmentedText(bulletin.body, item.body_segmentation)
+    return {
+        **metadata,
+        "title": title,
+        "title_folded": title,
+        "body": body,
+        "body_folded": body,
+        "_stored_title": bulletin.title,
+        "_stored_body": bulletin.body,
+        "content_hash": _hash(bulletin, metadata),
+    }
+
+
+def _metadata(bulletin: Bulletin, source_path: str) -> dict[str, Any]:
+    """A bulletin's stored and facet fields besides its text."""
     date = bulletin.date.isoformat() if bulletin.date else ""
-    metadata = {
+    return {
         "id": bulletin.id,
         "date": date,
         "year": date[:4],
@@ -177,19 +194,17 @@ def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
         "source": _public_source(bulletin.source, source_path),
         "source_path": source_path,
     }
+
+
+def content_hash(bulletin: Bulletin, source_path: str) -> str:
+    """The hash :func:`whoosh_fields` stores for a bulletin, without segmenting it: an update
+    compares it first and segments only what changed."""
+    return _hash(bulletin, _metadata(bulletin, source_path))
+
+
+def _hash(bulletin: Bulletin, metadata: dict[str, Any]) -> str:
     content = json.dumps([bulletin.title, bulletin.body, metadata], ensure_ascii=False)
-    title = PresegmentedText(bulletin.title, item.title_segmentation)
-    body = PresegmentedText(bulletin.body, item.body_segmentation)
-    return {
-        **metadata,
-        "title": title,
-        "title_folded": title,
-        "body": body,
-        "body_folded": body,
-        "_stored_title": bulletin.title,
-        "_stored_body": bulletin.body,
-        "content_hash": hashlib.sha256(content.encode("utf-8")).hexdigest(),
-    }
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def _public_source(source: str | None, source_path: str) -> str | None:
