@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as whoosh_index
+from whoosh import writing
 
 from index.bulletin import Bulletin, Skipped
-from index.catalog import indexed_bulletins, write_catalog
+from index.catalog import (
+    file_signature,
+    indexed_bulletins,
+    read_signatures,
+    write_catalog,
+    write_signatures,
+)
 from index.documents import (
     DEFAULT_BUILD,
     BuildOptions,
@@ -33,6 +40,7 @@ from index.documents import (
     whoosh_fields,
 )
 from index.workers import Progress, write_here, write_in_workers
+from index.writer import SegmentSeries
 from searcher.errors import BantinError, IndexUnavailableError
 from searcher.fastpath import prepare_fast_path
 from searcher.schema import SCHEMA_VERSION, build_schema
@@ -90,7 +98,9 @@ def build_index(
     report = BuildReport(index_dir=index_dir, mode="rebuild")
     with new_generation(index_dir) as temp:
         ix = whoosh_index.create_in(str(temp), build_schema())
-        bulletins = first_of_each_id(read_bulletins(paths, report.skipped), report.skipped)
+        inputs = _InputFiles({})
+        bulletins = read_bulletins(paths, report.skipped, inputs.unchanged)
+        bulletins = first_of_each_id(bulletins, report.skipped)
         if jobs > 1:
             # Fewer bulletins than a batch per worker are not worth starting processes for.
             wanted = options.batch_size * jobs
@@ -105,7 +115,7 @@ def build_index(
             ix.close()
             raise NothingIndexedError(report)
         report.added = report.indexed
-        _publish(index_dir, temp, report, ix)
+        _publish(index_dir, temp, report, ix, inputs.now)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -142,36 +152,75 @@ def update_index(
         ix = whoosh_index.open_dir(str(temp))
         existing = indexed_bulletins(temp, ix)
         seen: set[str] = set()
-        bulletins = first_of_each_id(read_bulletins(paths, report.skipped), report.skipped)
-        changed = _changed(bulletins, existing, seen, report, progress)
+        inputs = _InputFiles(read_signatures(temp))
+        bulletins = read_bulletins(paths, report.skipped, inputs.unchanged)
+        bulletins = first_of_each_id(bulletins, report.skipped)
+        changed = _changed(bulletins, existing, seen, inputs, report, progress)
+        # Deletions go through Whoosh's writer (into the new table of contents); the new and
+        # changed bulletins into new segments of the rebuild's writer, with their side files.
         writer = ix.writer(limitmb=options.limit_mb)
+        series = SegmentSeries(ix, limitmb=options.limit_mb, budget_mb=options.segment_mb)
         try:
             for item, source_path in segmented(changed, jobs, options):
-                fields = whoosh_fields(item, source_path)
                 if item.id in existing:
-                    writer.update_document(**fields)
-                else:
-                    writer.add_document(**fields)
+                    writer.delete_by_term("id", item.id)
+                series.add_document(**whoosh_fields(item, source_path))
             roots = [str(p.resolve()) for p in paths]
             for doc_id, (_hash, source_path) in existing.items():
-                if doc_id not in seen and _is_under(source_path, roots):
+                if source_path in inputs.skipped:
+                    report.unchanged += 1
+                elif doc_id not in seen and _is_under(source_path, roots):
                     writer.delete_by_term("id", doc_id)
                     report.removed += 1
+            segments = series.finish()
         except BaseException:
+            series.cancel()
             writer.cancel()
             raise
-        writer.commit()
+        # Small segments are merged as Whoosh's default policy does, so repeated updates do
+        # not pile up segments; large ones stay as they are (shared with the live generation).
+        writer.commit(mergetype=lambda w, old: [*writing.MERGE_SMALL(w, old), *segments])
         with ix.searcher() as reader:
             report.indexed = reader.doc_count()
-        _publish(index_dir, temp, report, ix)
+        signatures = {
+            path: signature
+            for path, signature in read_signatures(temp).items()
+            if not _is_under(path, roots)  # files under the paths are all in inputs.now
+        }
+        _publish(index_dir, temp, report, ix, signatures | inputs.now)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _InputFiles:
+    """The input files of a build or update, by signature (see
+    :func:`~index.catalog.file_signature`): ``now`` has those of every file walked, and
+    :meth:`unchanged` tells the reader to skip a file whose signature is the one recorded by
+    the previous build (its bulletins are indexed as they are); those go into ``skipped``.
+    """
+
+    def __init__(self, previous: dict[str, list[int]]) -> None:
+        self.previous = previous
+        self.now: dict[str, list[int]] = {}
+        self.skipped: set[str] = set()
+
+    def unchanged(self, path: str) -> bool:
+        # Taken before the file is read: a file changed while it is read is read next time.
+        signature = file_signature(path)
+        if signature is None:
+            return False
+        self.now[path] = signature
+        if self.previous.get(path) == signature:
+            self.skipped.add(path)
+            return True
+        return False
 
 
 def _changed(
     bulletins: Iterator[tuple[Bulletin, str]],
     existing: dict[str, tuple[str | None, str]],
     seen: set[str],
+    inputs: _InputFiles,
     report: BuildReport,
     progress: Progress | None,
 ) -> Iterator[tuple[Bulletin, str]]:
@@ -180,7 +229,12 @@ def _changed(
     for bulletin, source_path in bulletins:
         seen.add(bulletin.id)
         previous = existing.get(bulletin.id)
-        if previous is not None and previous[0] == content_hash(bulletin, source_path):
+        if previous is not None and previous[1] != source_path and previous[1] in inputs.skipped:
+            # The id is indexed from an unchanged file: that one stays.
+            report.skipped.append(
+                Skipped(source_path, f"duplicate id “{bulletin.id}” (kept the indexed one)")
+            )
+        elif previous is not None and previous[0] == content_hash(bulletin, source_path):
             report.unchanged += 1
         else:
             if previous is None:
@@ -192,13 +246,17 @@ def _changed(
             progress(1)
 
 
-def _publish(index_dir: Path, temp: Path, report: BuildReport, ix: Any) -> None:
-    """Add the catalog, the search side files and the metadata, then make ``temp`` the live
-    generation (``ix``, the index in ``temp``, is closed)."""
+def _publish(
+    index_dir: Path, temp: Path, report: BuildReport, ix: Any, signatures: dict[str, list[int]]
+) -> None:
+    """Add the catalog (with the input files' ``signatures``), the search side files and the
+    metadata, then make ``temp`` the live generation (``ix``, the index in ``temp``, is
+    closed)."""
     try:
         write_catalog(temp, ix)
     finally:
         ix.close()
+    write_signatures(temp, signatures)
     prepare_fast_path(temp)  # the search fast path's side files; never fails the build
     meta = {
         "schema_version": SCHEMA_VERSION,

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_DIR = "catalog"
+#: The input files' signatures, in the catalog folder (see :func:`file_signature`).
+INPUTS = "inputs.json"
 #: Bump when the files' content changes; files of another version are rewritten.
 CATALOG_VERSION = 1
 
@@ -38,18 +40,48 @@ def write_catalog(generation_path: Path, ix: Any) -> int:
     with ix.reader() as reader:
         leaves = {leaf.segment().segment_id(): leaf for leaf in _leaves(reader)}
         for entry in folder.iterdir():
-            if entry.name.removesuffix(".json") not in leaves:
+            if entry.name != INPUTS and entry.name.removesuffix(".json") not in leaves:
                 entry.unlink()
         for segment_id, leaf in leaves.items():
             if _read(_path(generation_path, segment_id), leaf.doc_count_all()) is not None:
                 continue
             rows = _stored_rows(leaf)
-            data = json.dumps({"version": CATALOG_VERSION, "rows": rows}, ensure_ascii=False)
-            temporary = folder / f".tmp-{uuid.uuid4().hex[:8]}.json"
-            temporary.write_text(data, encoding="utf-8")
-            os.replace(temporary, _path(generation_path, segment_id))  # never into a shared file
+            _replace(_path(generation_path, segment_id), {"version": CATALOG_VERSION, "rows": rows})
             written += 1
     return written
+
+
+def _replace(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to a new file renamed over ``path``: never into a file that
+    another generation may share."""
+    temporary = path.parent / f".tmp-{uuid.uuid4().hex[:8]}.json"
+    temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def file_signature(path: str) -> list[int] | None:
+    """What tells an input file unchanged without reading it (size, inode, modification and
+    change times, as make and rsync judge), or None if it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_ino, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def read_signatures(generation_path: Path) -> dict[str, list[int]]:
+    """The signatures of the input files the generation's bulletins were read from."""
+    try:
+        data = json.loads((Path(generation_path) / CATALOG_DIR / INPUTS).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("files", {}) if data.get("version") == CATALOG_VERSION else {}
+
+
+def write_signatures(generation_path: Path, signatures: dict[str, list[int]]) -> None:
+    folder = Path(generation_path) / CATALOG_DIR
+    folder.mkdir(exist_ok=True)
+    _replace(folder / INPUTS, {"version": CATALOG_VERSION, "files": signatures})
 
 
 def indexed_bulletins(generation_path: Path, ix: Any) -> dict[str, tuple[str | None, str]]:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,14 +55,22 @@ def first_of_each_id(
 
 
 def read_bulletins(
-    paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped]
+    paths: Iterable[str | os.PathLike[str]],
+    skipped: list[Skipped],
+    unchanged: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[Bulletin, str]]:
-    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``."""
+    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``.
+
+    Files for which ``unchanged(resolved path)`` is true are not read (an update knows what
+    they hold).
+    """
     for path in bulletin_files(paths):
         if isinstance(path, Skipped):
             skipped.append(path)
             continue
         source_path = os.path.realpath(path)
+        if unchanged is not None and unchanged(source_path):
+            continue
         try:
             for item in read_file(path):
                 if isinstance(item, Skipped):

@@ -16,6 +16,7 @@ import pytest
 from test_fastpath import QUERIES, assert_same_answers, synthetic_bulletins, write
 
 import index.build
+import index.documents
 from index import build_index, update_index
 from searcher import Searcher
 from searcher.fastpath import store, weights
@@ -106,10 +107,11 @@ def test_update_hard_links_the_unchanged_files(
     side = {name for name in shared if name.startswith(store.SIDE_DIR + os.sep)}
     assert side and any(name.startswith("catalog" + os.sep) for name in shared)
     # What is not shared is what the update wrote: the new segment and its side files, the
-    # new table of contents, the metadata.
+    # new table of contents, the metadata and the input files' signatures.
     written = set(after) - shared
     assert "meta.json" in written and any(name.endswith(".toc") for name in written)
-    assert all(name not in before or name == "meta.json" for name in written - {"MAIN_WRITELOCK"})
+    rewritten = {"meta.json", "MAIN_WRITELOCK", os.path.join("catalog", "inputs.json")}
+    assert {name for name in written if name in before} <= rewritten
     # Shared bytes are a large part of the new generation: the update is small.
     sizes = {name: (second / name).stat().st_size for name in after}
     assert sum(sizes[name] for name in written) < sum(sizes[name] for name in shared)
@@ -175,9 +177,19 @@ def test_only_new_and_changed_bulletins_are_segmented(
     files = inputs(tmp_path / "in", add=True, change=True, remove=True)
     report = update_index(files, tmp_path / "ix")
     assert len(segmented_ids) == report.added + report.updated == NEW + CHANGED
-    again = update_index(files, tmp_path / "ix")  # nothing changed: nothing segmented
+    read: list[str] = []
+    real_read = index.documents.read_file
+    monkeypatch.setattr(
+        index.documents, "read_file", lambda path: read.append(path) or real_read(path)
+    )
+    again = update_index(files, tmp_path / "ix")  # nothing changed: nothing read or segmented
     assert (again.added, again.updated, again.removed) == (0, 0, 0)
-    assert len(segmented_ids) == NEW + CHANGED
+    assert again.unchanged == BASE - REMOVED + NEW
+    assert read == [] and len(segmented_ids) == NEW + CHANGED
+    os.utime(files[1])  # touched: read again, and found unchanged by content
+    touched = update_index(files, tmp_path / "ix")
+    assert (touched.added, touched.updated, touched.unchanged) == (0, 0, BASE - REMOVED + NEW)
+    assert [Path(path).name for path in read] == [files[1].name]
 
 
 def test_weight_parts_are_rewritten_past_the_tolerance_and_stay_exact(
