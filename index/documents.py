@@ -10,7 +10,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,14 +59,22 @@ def first_of_each_id(
 
 
 def read_bulletins(
-    paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped]
+    paths: Iterable[str | os.PathLike[str]],
+    skipped: list[Skipped],
+    unchanged: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[Bulletin, str]]:
-    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``."""
+    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``.
+
+    Files for which ``unchanged(resolved path)`` is true are not read (an update knows what
+    they hold).
+    """
     for path in bulletin_files(paths):
         if isinstance(path, Skipped):
             skipped.append(path)
             continue
         source_path = os.path.realpath(path)
+        if unchanged is not None and unchanged(source_path):
+            continue
         try:
             for item in read_file(path):
                 if isinstance(item, Skipped):
@@ -172,25 +180,8 @@ def batches(items: Iterator[Any], options: BuildOptions) -> Iterator[list[Any]]:
 def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
     """Whoosh field values; text fields carry their segmentation, stored values stay plain."""
     bulletin = item.bulletin
-    date = bulletin.date.isoformat() if bulletin.date else ""
-    metadata = {
-        "id": bulletin.id,
-        "date": date,
-        "year": date[:4],
-        "locality": bulletin.locality or "",
-        "province": bulletin.province or "",
-        "province_current": bulletin.province_current,
-        "author": bulletin.author,
-        "source_unit": bulletin.source_unit,
-        "url": bulletin.url,
-        "source": _public_source(bulletin.source, source_path),
-        "source_path": source_path,
-    }
+    metadata = _metadata(bulletin, source_path)
     captions_value = captions_text(bulletin)
-    texts = [bulletin.title, bulletin.body, metadata]
-    if bulletin.captions:  # a bulletin without captions keeps its hash
-        texts.append(list(bulletin.captions))
-    content = json.dumps(texts, ensure_ascii=False)
     title = PresegmentedText(bulletin.title, item.title_segmentation)
     body = PresegmentedText(bulletin.body, item.body_segmentation)
     captions = PresegmentedText(captions_value, item.captions_segmentation)
@@ -205,8 +196,40 @@ def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
         "captions": captions,
         "captions_folded": captions,
         "_stored_captions": captions_value,
-        "content_hash": hashlib.sha256(content.encode("utf-8")).hexdigest(),
+        "content_hash": _hash(bulletin, metadata),
     }
+
+
+def _metadata(bulletin: Bulletin, source_path: str) -> dict[str, Any]:
+    """A bulletin's stored and facet fields besides its text."""
+    date = bulletin.date.isoformat() if bulletin.date else ""
+    return {
+        "id": bulletin.id,
+        "date": date,
+        "year": date[:4],
+        "locality": bulletin.locality or "",
+        "province": bulletin.province or "",
+        "province_current": bulletin.province_current,
+        "author": bulletin.author,
+        "source_unit": bulletin.source_unit,
+        "url": bulletin.url,
+        "source": _public_source(bulletin.source, source_path),
+        "source_path": source_path,
+    }
+
+
+def content_hash(bulletin: Bulletin, source_path: str) -> str:
+    """The hash :func:`whoosh_fields` stores for a bulletin, without segmenting it: an update
+    compares it first and segments only what changed."""
+    return _hash(bulletin, _metadata(bulletin, source_path))
+
+
+def _hash(bulletin: Bulletin, metadata: dict[str, Any]) -> str:
+    texts = [bulletin.title, bulletin.body, metadata]
+    if bulletin.captions:  # a bulletin without captions keeps its hash
+        texts.append(list(bulletin.captions))
+    content = json.dumps(texts, ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def _public_source(source: str | None, source_path: str) -> str | None:

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ META = "meta.json"
 GENERATION_PREFIX = "gen-"
 TEMP_PREFIX = ".tmp-"
 LOCK = ".lock"
+#: The name of the Whoosh index inside a generation (Whoosh's default).
+WHOOSH_INDEX = "MAIN"
 #: Generations kept after a publish: the live one and the one before (for readers mid-switch).
 KEEP_GENERATIONS = 2
 
@@ -169,6 +172,37 @@ def new_generation(index_dir: Path) -> Iterator[Path]:
             yield temp
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def share_generation(source: Path, temp: Path) -> int:
+    """Fill a new generation's ``temp`` folder with hard links to the files of ``source``
+    (the live generation) that a new generation reuses as they are; returns how many.
+
+    Generations sit side by side in the index folder, so a link costs no copy and no disk
+    space. Shared are Whoosh's own files (segments never change once written; the table of
+    contents is replaced by a new one under a new name on commit) and everything in
+    sub-folders (side files, replaced by renaming, never written into). Not shared are the
+    other top-level files, such as ``meta.json``: :func:`publish` writes those into each
+    generation afresh, and writing into a link would change the live generation too.
+    """
+    from whoosh.index import TOC
+
+    whoosh_file = re.compile(
+        f"{TOC._pattern(WHOOSH_INDEX).pattern}|{TOC._segment_pattern(WHOOSH_INDEX).pattern}"
+    )
+    linked = 0
+    for root, dirs, files in os.walk(source):
+        relative = Path(root).relative_to(source)
+        dirs[:] = [name for name in dirs if not name.startswith(".")]  # no staging debris
+        (temp / relative).mkdir(exist_ok=True)
+        for name in files:
+            if relative == Path(".") and not whoosh_file.fullmatch(name):
+                continue
+            if name.startswith("."):
+                continue
+            os.link(Path(root) / name, temp / relative / name)
+            linked += 1
+    return linked
 
 
 def _fresh_temp_dir(index_dir: Path) -> Path:
