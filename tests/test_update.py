@@ -110,7 +110,12 @@ def test_update_hard_links_the_unchanged_files(
     # new table of contents, the metadata and the input files' signatures.
     written = set(after) - shared
     assert "meta.json" in written and any(name.endswith(".toc") for name in written)
-    rewritten = {"meta.json", "MAIN_WRITELOCK", os.path.join("catalog", "inputs.json")}
+    rewritten = {
+        "meta.json",
+        "manifest.json",
+        "MAIN_WRITELOCK",
+        os.path.join("catalog", "inputs.json"),
+    }
     assert {name for name in written if name in before} <= rewritten
     # Shared bytes are a large part of the new generation: the update is small.
     sizes = {name: (second / name).stat().st_size for name in after}
