@@ -48,8 +48,6 @@ __all__ = ["Cluster", "ClusterError", "write_on_cluster"]
 
 #: Tasks queued per worker ahead of the one it runs: keeps each busy, bounds the client's memory.
 TASKS_IN_FLIGHT = 2
-#: Seconds to reach the scheduler, and to wait for a first worker to join it.
-CONNECT_TIMEOUT = 30.0
 
 
 class ClusterError(BantinError):
@@ -71,6 +69,8 @@ class Cluster:
     task_size: int = 2048
     #: Times a task that raised is run again before the build fails.
     retries: int = 2
+    #: Seconds to reach the scheduler, and then to wait for a first worker to join it.
+    timeout: float = 20.0
 
 
 def write_on_cluster(
@@ -92,7 +92,7 @@ def write_on_cluster(
             "`pip install 'bantin[cluster]'`"
         ) from None
     folder = Path(folder).resolve()
-    with _connect(cluster.address) as client:
+    with _connect(cluster.address, cluster.timeout) as client:
         _check_workers_see(client, folder)
         # The client's writer holds the index lock and commits the workers' segments.
         writer = ix.writer()
@@ -104,20 +104,20 @@ def write_on_cluster(
     return commit_segments(writer, segments, count)
 
 
-def _connect(address: str) -> Any:
+def _connect(address: str, timeout: float) -> Any:
     """A client of the scheduler at ``address`` with at least one worker, or ClusterError."""
     import distributed
 
     try:
-        client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client = distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, ValueError) as error:  # refused, timed out (an OSError), bad address
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from None
     try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
         raise ClusterError(
-            f"the Dask scheduler at {address} has no worker (waited {CONNECT_TIMEOUT:.0f} s)"
+            f"the Dask scheduler at {address} has no worker (waited {timeout:.0f} s)"
         ) from None
     return client
 
