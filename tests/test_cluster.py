@@ -152,7 +152,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def answers(index_dir: Path, *, fast: bool) -> dict[str, list[tuple[str, float]]]:
-    """Every query's hits in rank order with their scores, and the total."""
+    """Every query's total and hits in rank order with their scores."""
     found: dict[str, list[tuple[str, float]]] = {}
     with Searcher(index_dir, fast=fast) as searcher:
         for query in QUERIES:
@@ -165,10 +165,19 @@ def answers(index_dir: Path, *, fast: bool) -> dict[str, list[tuple[str, float]]
 
 
 def assert_same_answers(one: Path, two: Path) -> None:
-    for fast in (True, False):  # the fast path and plain Whoosh
+    """Same hits in the same order with the same scores, on the fast path and plain Whoosh.
+
+    Plain Whoosh sums a document's clause scores in an order that depends on what else its
+    segment holds, so with other segment boundaries a score may differ in its last bit.
+    """
+    for fast in (True, False):
         first, second = answers(one, fast=fast), answers(two, fast=fast)
-        assert first == second
-        assert all(len(hits) > 1 for hits in first.values())  # every query finds something
+        assert first.keys() == second.keys()
+        for query, hits in first.items():
+            assert [hit[0] for hit in hits] == [hit[0] for hit in second[query]], query
+            for (_, score), (_, other) in zip(hits, second[query], strict=True):
+                assert score == pytest.approx(other, rel=1e-12), query
+            assert len(hits) > 2, query  # the query finds something
 
 
 def assert_whole_generation(index_dir: Path) -> list[str]:
