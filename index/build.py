@@ -30,6 +30,7 @@ from index.catalog import (
     write_catalog,
     write_signatures,
 )
+from index.cluster import Cluster, write_on_cluster
 from index.documents import (
     DEFAULT_BUILD,
     BuildOptions,
@@ -49,6 +50,7 @@ from searcher.storage import new_generation, publish, read_current, share_genera
 __all__ = [
     "BuildOptions",
     "BuildReport",
+    "Cluster",
     "NothingIndexedError",
     "Progress",
     "build_index",
@@ -87,12 +89,17 @@ def build_index(
     jobs: int = 1,
     progress: Progress | None = None,
     options: BuildOptions = DEFAULT_BUILD,
+    cluster: str | Cluster | None = None,
 ) -> BuildReport:
     """Rebuild the index at ``index_dir`` from bulletin files or folders, atomically.
 
     With ``jobs > 1``, that many worker processes segment and index in parallel (Whoosh
-    segments of their own), unless the input is too small to be worth it.
+    segments of their own), unless the input is too small to be worth it. With ``cluster`` (a
+    Dask scheduler's address, or a :class:`~index.cluster.Cluster`), the workers of that Dask
+    cluster do it instead (``jobs`` is then unused); the index is the same.
     """
+    if isinstance(cluster, str):
+        cluster = Cluster(cluster)
     index_dir = Path(index_dir)
     started = time.perf_counter()
     report = BuildReport(index_dir=index_dir, mode="rebuild")
@@ -101,16 +108,10 @@ def build_index(
         inputs = _InputFiles({})
         bulletins = read_bulletins(paths, report.skipped, inputs.unchanged)
         bulletins = first_of_each_id(bulletins, report.skipped)
-        if jobs > 1:
-            # Fewer bulletins than a batch per worker are not worth starting processes for.
-            wanted = options.batch_size * jobs
-            head = list(itertools.islice(bulletins, wanted))
-            bulletins = itertools.chain(head, bulletins)
-            jobs = jobs if len(head) == wanted else 1
-        if jobs > 1:
-            report.indexed = write_in_workers(ix, temp, bulletins, jobs, progress, options)
+        if cluster is not None:
+            report.indexed = write_on_cluster(ix, temp, bulletins, cluster, progress, options)
         else:
-            report.indexed = write_here(ix, bulletins, progress, options)
+            report.indexed = _write_locally(ix, temp, bulletins, jobs, progress, options)
         if report.indexed == 0:
             ix.close()
             raise NothingIndexedError(report)
@@ -118,6 +119,26 @@ def build_index(
         _publish(index_dir, temp, report, ix, inputs.now)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _write_locally(
+    ix: Any,
+    temp: Path,
+    bulletins: Iterator[tuple[Bulletin, str]],
+    jobs: int,
+    progress: Progress | None,
+    options: BuildOptions,
+) -> int:
+    """Write a rebuild's segments in this process or in ``jobs`` worker processes."""
+    if jobs > 1:
+        # Fewer bulletins than a batch per worker are not worth starting processes for.
+        wanted = options.batch_size * jobs
+        head = list(itertools.islice(bulletins, wanted))
+        bulletins = itertools.chain(head, bulletins)
+        jobs = jobs if len(head) == wanted else 1
+    if jobs > 1:
+        return write_in_workers(ix, temp, bulletins, jobs, progress, options)
+    return write_here(ix, bulletins, progress, options)
 
 
 def update_index(

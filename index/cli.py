@@ -7,6 +7,7 @@ call them; everything else lives in :mod:`index.build`, :mod:`index.replica`, :m
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import click
 
 from corpus import corpus_files
 from index.build import BuildReport, NothingIndexedError, build_index, update_index
+from index.cluster import ClusterError
 from index.replica import PullError, PullReport, pull
 from searcher import IndexLockedError, IndexUnavailableError, Searcher, default_index_dir
 from searcher.storage import current_stamp, generation_names
@@ -52,19 +54,33 @@ def main() -> None:
 @click.option(
     "--update", is_flag=True, help="Add new, replace changed and drop vanished bulletins of PATHS."
 )
-def index_command(paths: tuple[Path, ...], index_dir: Path | None, jobs: int, update: bool) -> None:
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Build on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786) "
+    "instead of local processes; its workers must see the index folder at the same path. "
+    "Needs bantin[cluster].",
+)
+def index_command(
+    paths: tuple[Path, ...], index_dir: Path | None, jobs: int, update: bool, cluster: str | None
+) -> None:
     """Rebuild the index from bulletin files or folders (default: the shipped corpus)."""
     index_dir = index_dir or default_index_dir()
     if update and not paths:
         raise click.UsageError("--update needs the PATHS to update from.")
+    if update and cluster:
+        raise click.UsageError("--cluster rebuilds; an --update runs here (it is small).")
     sources = list(paths) if paths else corpus_files()
-    run = update_index if update else build_index
+    if update:
+        run = functools.partial(update_index, jobs=jobs)
+    else:
+        run = functools.partial(build_index, jobs=jobs, cluster=cluster)
     try:
-        report = _with_progress(
-            lambda progress: run(sources, index_dir, jobs=jobs, progress=progress)
-        )
+        report = _with_progress(lambda progress: run(sources, index_dir, progress=progress))
     except NothingIndexedError as error:
         _print_summary(error.report)
+        raise click.ClickException(f"{error}; the previous index (if any) is unchanged.") from None
+    except ClusterError as error:
         raise click.ClickException(f"{error}; the previous index (if any) is unchanged.") from None
     except IndexLockedError as error:
         raise click.ClickException(str(error)) from None
