@@ -3,7 +3,8 @@
 One place answers "how do typed words become Whoosh clauses?": each unit matches any of its
 alternatives in the folded fields (and, for an accented query, the accented fields too); groups
 are required together, or any of them when nothing matches all; adjacent syllables the index
-holds as compound words add optional boosts; excluded units are subtracted. ``PlanOptions``
+holds as compound words, and adjacent words standing side by side, add optional boosts;
+excluded units are subtracted. ``PlanOptions``
 names the choices the relevance benchmark switches off (its ablations) instead of patching.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from whoosh import query as wq
 
@@ -34,6 +36,9 @@ class PlanOptions:
     compound_boosts: bool = True
     #: A query typed with accents searches the accented fields only (a what-if variant).
     accent_exact: bool = False
+    #: Boost of the optional phrase clause of each pair of adjacent query words (0: none): a
+    #: bulletin holding them side by side and in order ranks above one that scatters them.
+    proximity: float = 0.5
 
 
 #: The product's plan.
@@ -63,6 +68,10 @@ class QueryPlan:
             query = wq.AndNot(query, excluded)
         return query
 
+    def boosts(self, known: TermLookup) -> list[wq.Query]:
+        """Every optional clause: compound words, then the proximity of adjacent words."""
+        return self.compound_boosts(known) + self.proximity_boosts(known)
+
     def compound_boosts(self, known: TermLookup) -> list[wq.Query]:
         """Optional terms for adjacent query syllables that the index holds as compound words.
 
@@ -89,6 +98,36 @@ class QueryPlan:
                 if (parsed.accented or not folding) and known(name, accented_term):
                     boosts.append(wq.Term(name, accented_term))
         return boosts
+
+    def proximity_boosts(self, known: TermLookup) -> list[wq.Query]:
+        """Optional phrase clauses, one per pair of adjacent typed words and field (Solr's
+        ``pf2``): each adds ``proximity`` times the pair's term scores where the two stand side
+        by side. An accented query's pairs are matched as typed, in the accented fields; an
+        unaccented one's in the folded fields. Pairs inside an acronym's expansion are left
+        out: "ủy ban nhân dân" must not outrank "UBND" for the same query.
+        """
+        boost = self.options.proximity
+        if boost <= 0:
+            return []
+        parsed = self.parsed
+        expansions = {
+            pair
+            for unit in parsed.positive_units()
+            if len(unit.alternatives) > 1
+            for words in unit.alternatives
+            for pair in pairwise(words)
+        }
+        accented = parsed.accented or not self.options.folding
+        clauses: list[wq.Query] = []
+        for words in dict.fromkeys(parsed.compound_candidates):
+            if len(words) != 2 or words in expansions:
+                continue
+            for name in TEXT_FIELDS:
+                field = name if accented else folded_name(name)
+                pair = list(words) if accented else [fold(w) for w in words]
+                if all(known(field, w) for w in pair):
+                    clauses.append(wq.Phrase(field, pair, boost=boost))
+        return clauses
 
     def _group(self, group: tuple[Unit, ...]) -> wq.Query:
         queries = [unit_query(unit, self.parsed.accented, self.options) for unit in group]
