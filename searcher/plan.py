@@ -11,7 +11,7 @@ names the choices the relevance benchmark switches off (its ablations) instead o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from whoosh import query as wq
@@ -36,9 +36,16 @@ class PlanOptions:
     compound_boosts: bool = True
     #: A query typed with accents searches the accented fields only (a what-if variant).
     accent_exact: bool = False
+    #: The any-word match of a query typed with accents searches the accented fields only
+    #: (its folded look-alikes only add noise once any one word is enough).
+    fallback_accent_exact: bool = True
+    #: Queries of more units than this match any of them (0: never): a long question or a
+    #: pasted sentence is rarely held whole by one bulletin, and the few that hold all its
+    #: words through folded look-alikes must not hide the one that answers it.
+    any_word_above: int = 12
     #: Boost of the optional phrase clause of each pair of adjacent query words (0: none): a
     #: bulletin holding them side by side and in order ranks above one that scatters them.
-    proximity: float = 0.5
+    proximity: float = 1.0
 
 
 #: The product's plan.
@@ -54,11 +61,17 @@ class QueryPlan:
 
     def required(self) -> wq.Query:
         """Every group must match (a group: any of its units)."""
+        limit = self.options.any_word_above
+        if limit and len(self.parsed.groups) > limit:
+            return self.loose()
         return wq.And([self._group(group) for group in self.parsed.groups])
 
     def loose(self) -> wq.Query:
         """Any group may match: the fallback when no bulletin holds every group."""
-        return wq.Or([self._group(group) for group in self.parsed.groups])
+        options = self.options
+        if options.fallback_accent_exact and self.parsed.accented:
+            options = replace(options, accent_exact=True)
+        return wq.Or([self._group(group, options) for group in self.parsed.groups])
 
     def finish(self, matching: wq.Query, boosts: list[wq.Query]) -> wq.Query:
         """``matching`` with the optional ``boosts`` and without the excluded units."""
@@ -129,8 +142,9 @@ class QueryPlan:
                     clauses.append(wq.Phrase(field, pair, boost=boost))
         return clauses
 
-    def _group(self, group: tuple[Unit, ...]) -> wq.Query:
-        queries = [unit_query(unit, self.parsed.accented, self.options) for unit in group]
+    def _group(self, group: tuple[Unit, ...], options: PlanOptions | None = None) -> wq.Query:
+        options = options or self.options
+        queries = [unit_query(unit, self.parsed.accented, options) for unit in group]
         return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 

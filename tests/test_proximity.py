@@ -137,3 +137,36 @@ def test_a_caption_typed_without_accents_ranks_its_bulletin_higher(searcher: Sea
         before = [h.id[:3] for h in without.search(query).hits].index("000")
     after = [h.id[:3] for h in searcher.search(query).hits].index("000")
     assert after < before
+
+
+# --- long questions: any word, accented fields only when typed with accents -----------------
+
+QUESTION = "quang cảnh ký kết thực hiện nhiệm vụ của các đơn vị báo cáo kết quả năm nay"
+
+
+def test_a_long_question_matches_any_of_its_words(proximity_index: Path) -> None:
+    """More than ``any_word_above`` words: no bulletin needs them all (a question is rarely
+    held whole), and the one holding them side by side still comes first."""
+    parsed = parse_query(QUESTION)
+    assert len(parsed.groups) > PRODUCT_PLAN.any_word_above
+    assert isinstance(QueryPlan(parsed, PRODUCT_PLAN).required(), wq.Or)
+    short = parse_query(" ".join(QUESTION.split()[: PRODUCT_PLAN.any_word_above]))
+    assert isinstance(QueryPlan(short, PRODUCT_PLAN).required(), wq.And)
+    with Searcher(proximity_index) as searcher:
+        results = searcher.search(QUESTION)
+    assert not results.partial
+    assert results.hits[0].id == "adjacent"
+    assert results.total == len(BULLETINS)
+    with Searcher(proximity_index, plan=PlanOptions(any_word_above=0)) as strict:
+        assert strict.search(QUESTION).partial  # (the all-words rule, then its fallback)
+
+
+def test_any_word_matching_of_an_accented_query_skips_the_folded_fields() -> None:
+    """Once any one word is enough, folded look-alikes ("kết" for "kệt", "ký" for "kỳ") would
+    match and score on their own: an accented question is matched as typed."""
+    fields = {q.fieldname for q in leaf_terms(QueryPlan(parse_query(QUESTION)).loose())}
+    assert fields == {"title", "body"}
+    unaccented = QueryPlan(parse_query("quang canh ky ket thuc hien")).loose()
+    assert {q.fieldname for q in leaf_terms(unaccented)} == {"title_folded", "body_folded"}
+    folded_too = QueryPlan(parse_query(QUESTION), PlanOptions(fallback_accent_exact=False))
+    assert "body_folded" in {q.fieldname for q in leaf_terms(folded_too.loose())}
