@@ -593,7 +593,8 @@ def render(result: dict, command: str) -> str:
             "",
             "Real questions with judged law articles; nothing was tuned to them. Baselines are "
             "shown with all words required (AND, as above) and with any word (OR); bantin "
-            "requires all words and falls back to any word when nothing has them all.",
+            "matches any word of a question of more than 12 words, and requires all words "
+            "of a shorter one, falling back to any word when nothing has them all.",
             "",
             "| system | MRR@10 | recall@10 | nDCG@10 |",
             "|---|---:|---:|---:|",

@@ -4,8 +4,8 @@ One place answers "how do typed words become Whoosh clauses?": each unit matches
 alternatives in the folded fields (and, for an accented query, the accented fields too); groups
 are required together, or any of them when nothing matches all; adjacent syllables the index
 holds as compound words, and adjacent words standing side by side, add optional boosts;
-excluded units are subtracted. ``PlanOptions``
-names the choices the relevance benchmark switches off (its ablations) instead of patching.
+excluded units are subtracted. ``PlanOptions`` names the choices the relevance benchmark
+switches off (its ablations) instead of patching.
 """
 
 from __future__ import annotations
