@@ -65,7 +65,7 @@ class Execution:
         def known(field: str, term: str) -> bool:  # the fast path's term tables answer quicker
             return fast.has_term(field, term) if fast is not None else (field, term) in reader
 
-        boosts = self.plan.compound_boosts(known)
+        boosts = self.plan.boosts(known)
         self.query = self.plan.finish(self.plan.required(), boosts)
         self.matched = self._match(self.query)
         if self.matched.size == 0 and len(self.parsed.groups) > 1:

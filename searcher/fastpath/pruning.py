@@ -87,7 +87,7 @@ class Pruning:
         if node.kind == "term":
             return index.max_weight(node.field, node.words[0])
         if node.kind == "phrase":
-            return sum(index.max_weight(node.field, word) for word in node.words)
+            return sum(index.max_weight(node.field, word) for word in node.words) * node.boost
         if node.kind == "andnot":
             return self.bound(node.children[0])
         return sum(self.bound(child) for child in node.children)
