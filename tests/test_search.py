@@ -277,7 +277,7 @@ def test_doc_returns_whole_bulletin_or_none(searcher: Searcher) -> None:
     ("typed", "suggested"),
     [
         ("cai cach hanh chinh", "cải cách hành chính"),
-        ("uy ban nhan dan", "Ủy ban nhân dân"),  # as the bulletins write it
+        ("uy ban nhan dan", "ủy ban nhân dân"),
         ("hanh chin", "hành chính"),
     ],
 )
