@@ -65,6 +65,9 @@ DECODED_CACHE = 64
 CHOICE_CACHE = 20_000
 #: Cost of one edit when correcting a misspelt syllable (natural log of probability).
 EDIT_COST = 7.0
+#: The same for a syllable the index knows: it was probably typed as meant ("chin" may be
+#: "chín"), so only a much likelier reading rewrites it ("hanh chin" → "hành chính").
+EDIT_COST_KNOWN = 12.0
 #: Completion looks for a next syllable among this many most frequent ones.
 COMPLETION_FOLLOWERS = 3000
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -443,8 +446,9 @@ class LanguageModel:
             return [(ids[word], 0.0)]
         own = [(i, 0.0) for i in forms.get(folded, [])]
         if correct and folded.isalpha() and len(folded) <= 12:
+            cost = EDIT_COST if not own else EDIT_COST_KNOWN
             for edit in _edits(folded):
-                own.extend((i, -EDIT_COST) for i in forms.get(edit, [])[:3])
+                own.extend((i, -cost) for i in forms.get(edit, [])[:3])
         return own or [(-1, 0.0)]
 
     def decode(self, words: list[str], correct: bool = False) -> Restoration:
