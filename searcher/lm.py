@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from searcher.analysis import canonical_syllable, fold
+from searcher.suggest import one_edit
 
 #: Bump when what the folders hold or mean changes; other versions are ignored.
 FORMAT_VERSION = 2
@@ -70,7 +71,6 @@ EDIT_COST = 7.0
 EDIT_COST_KNOWN = 12.0
 #: Completion looks for a next syllable among this many most frequent ones.
 COMPLETION_FOLLOWERS = 3000
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 _BREAK = re.compile(r"[.!?;:\n\"“”()\[\]…–—\-]+")
 _WORD = re.compile(r"[^\W\d_]+")
 _MASK = (1 << 64) - 1
@@ -447,7 +447,7 @@ class LanguageModel:
         own = [(i, 0.0) for i in forms.get(folded, [])]
         if correct and folded.isalpha() and len(folded) <= 12:
             cost = EDIT_COST if not own else EDIT_COST_KNOWN
-            for edit in _edits(folded):
+            for edit in one_edit(folded):
                 own.extend((i, -cost) for i in forms.get(edit, [])[:3])
         return own or [(-1, 0.0)]
 
@@ -656,13 +656,3 @@ def _best_first(costs: np.ndarray) -> Iterator[int]:
     yield from head
     taken = set(head)
     yield from (i for i in np.argsort(costs, kind="stable").tolist() if i not in taken)
-
-
-def _edits(word: str) -> set[str]:
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    found = {a + b[1:] for a, b in splits if b}
-    found |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    found |= {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
-    found |= {a + c + b for a, b in splits for c in _ALPHABET}
-    found.discard(word)
-    return found
