@@ -489,6 +489,9 @@ class LanguageModel:
         log_backoff = math.log(BACKOFF)
         scores = np.zeros(1)
         paths = np.zeros((1, 0), np.int64)
+        # Each path's last pair: its key and count (the next step's trigram context).
+        last_pair = np.zeros(1, np.uint64)
+        last_count = np.zeros(1, np.int64)
         for position, word in enumerate(words):
             if choices and position in choices:
                 ids = np.array(choices[position], np.int64)
@@ -500,18 +503,16 @@ class LanguageModel:
             if position:
                 prev = paths[:, -1]
                 prev_hash = hashes[np.maximum(prev, 0)]
-                c2 = self._lookup(_combine(prev_hash[:, None], h), bigram_keys, bigram_counts)
+                pair = _combine(prev_hash[:, None], h)
+                c2 = self._lookup(pair, bigram_keys, bigram_counts)
                 c2[prev < 0] = 0
                 c2[:, ids < 0] = 0
                 c1 = np.maximum(counts.unigrams[np.maximum(prev, 0), 0], 1)[:, None]
                 c3 = c_ctx = None
                 if position > 1:
-                    before = paths[:, -2]
-                    context = _combine(hashes[np.maximum(before, 0)], prev_hash)
-                    c_ctx = self._lookup(context, bigram_keys, bigram_counts)
-                    c_ctx[before < 0] = 0
+                    c_ctx = last_count
                     if c_ctx.any():
-                        triple = _combine(context[:, None], h)
+                        triple = _combine(last_pair[:, None], h)
                         c3 = self._lookup(triple, counts.trigram_keys, counts.trigrams)
                         c3[c2 == 0] = 0
                 if self.smoothing == "interpolated":
@@ -522,7 +523,12 @@ class LanguageModel:
                     if c3 is not None and c_ctx is not None:
                         trigram = np.log(np.maximum(c3, 1) / np.maximum(c_ctx, 1)[:, None])
                         logp = np.where(c3 > 0, trigram, logp)
-            scores, paths = _prune(paths, ids, scores[:, None] + logp)
+            total = scores[:, None] + logp
+            rows, columns = _prune(paths, ids, total)
+            scores = total[rows, columns]
+            paths = np.concatenate([paths[rows], ids[columns][:, None]], axis=1)
+            if position:
+                last_pair, last_count = pair[rows, columns], c2[rows, columns]
         return [(float(score), path) for score, path in zip(scores, paths.tolist(), strict=True)]
 
     def _surfaces(self, path: list[int], words: list[str]) -> list[str]:
@@ -601,9 +607,9 @@ class LanguageModel:
         return np.argsort(-totals, kind="stable")[:COMPLETION_FOLLOWERS]
 
 
-def _prune(paths: np.ndarray, ids: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The best :data:`BEAM` extensions of ``paths`` (scores ``total``, paths × ``ids``),
-    one per final pair of syllables, best first."""
+def _prune(paths: np.ndarray, ids: np.ndarray, total: np.ndarray) -> tuple[list[int], list[int]]:
+    """The best :data:`BEAM` extensions of ``paths`` (scores ``total``, paths × ``ids``), one
+    per final pair of syllables, best first: their rows (paths) and columns (syllables)."""
     order = _best_first(-total.reshape(-1))
     last = paths[:, -1].tolist() if paths.shape[1] else [-1] * paths.shape[0]
     options = ids.tolist()
@@ -620,8 +626,7 @@ def _prune(paths: np.ndarray, ids: np.ndarray, total: np.ndarray) -> tuple[np.nd
         columns.append(column)
         if len(rows) == BEAM:
             break
-    extended = np.concatenate([paths[rows], ids[columns][:, None]], axis=1)
-    return total[rows, columns], extended
+    return rows, columns
 
 
 def _interpolated(
