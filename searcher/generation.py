@@ -29,6 +29,7 @@ from searcher.errors import IndexUnavailableError
 from searcher.facets import FacetColumns
 from searcher.fastpath import FastIndex
 from searcher.fastpath.store import SIDE_DIR
+from searcher.lm import LanguageModel
 from searcher.manifest import CHECKSUM_DIFFERS, check_sizes
 from searcher.mapped import open_whoosh_index
 from searcher.schema import SCHEMA_VERSION, TEXT_FIELDS
@@ -69,6 +70,9 @@ class OpenGeneration:
     damage: str | None = None
     #: The numpy fast path over the generation's side files; None serves it by plain Whoosh.
     fast: FastIndex | None = None
+    #: The syllable n-gram model written beside the generation (None: an older index, whose
+    #: suggestions come from ``vocabulary``).
+    language_model: LanguageModel | None = None
     #: How many bulletins' stored fields ``stored`` keeps decoded.
     stored_cache_docs: int = STORED_CACHE_DOCS
     #: Stored fields of the bulletins shown last, most recent at the end (see ``stored``).
@@ -92,6 +96,11 @@ class OpenGeneration:
         if self.fast is not None:  # the same counts from the side files' term tables, faster
             return Vocabulary.from_terms(self.fast.document_frequencies(TEXT_FIELDS).items())
         return Vocabulary.from_terms(term_counts(self.searcher.reader()).items())
+
+    @property
+    def restorer(self) -> LanguageModel | Vocabulary:
+        """What restores accents, corrects and completes: the model, else the vocabulary."""
+        return self.language_model if self.language_model is not None else self.vocabulary
 
     def close(self) -> None:
         self.searcher.close()
@@ -170,6 +179,7 @@ class LiveGeneration:
                 whoosh_searcher,
                 facets=FacetColumns.read(whoosh_searcher.reader()),
                 stored_cache_docs=self._stored_cache_docs,
+                language_model=LanguageModel.open(generation.path),
             )
             if self._fast and not garbled:
                 opened.fast = FastIndex.open(generation.path, whoosh_searcher)

@@ -10,7 +10,7 @@ switches off (its ablations) instead of patching.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
@@ -191,11 +191,16 @@ def all_words_query(folded_words: list[str], options: PlanOptions = PRODUCT_PLAN
     return wq.And([unit_query(Unit(((w,),)), False, options) for w in folded_words])
 
 
-def highlight_patterns(parsed: ParsedQuery) -> list[Pattern]:
-    """What to mark in titles and snippets: every alternative of every positive unit."""
-    patterns: list[Pattern] = []
+def highlight_patterns(parsed: ParsedQuery, meant: Sequence[tuple[str, ...]] = ()) -> list[Pattern]:
+    """What to mark in titles and snippets: every alternative of every positive unit.
+
+    ``meant``, the accented words an unaccented query was restored to with confidence (see
+    :mod:`searcher.restore`), replaces the typed words' first alternatives: those words are
+    marked, not every look-alike that folds to the same letters.
+    """
+    patterns = [Pattern(tuple(fold(w) for w in words), words) for words in meant]
     for unit in parsed.positive_units():
-        for words in unit.alternatives:
+        for words in unit.alternatives[1:] if meant else unit.alternatives:
             patterns.append(
                 Pattern(tuple(fold(w) for w in words), tuple(words) if parsed.accented else None)
             )
