@@ -103,7 +103,9 @@ def test_completion_ranks_by_the_model(searcher: Searcher) -> None:
 def test_an_index_without_the_model_still_suggests(corpus_index: Path, tmp_path: Path) -> None:
     copy = tmp_path / "old-index"
     shutil.copytree(corpus_index, copy, symlinks=True)
-    shutil.rmtree(read_current(copy).path / LM_DIR)
+    generation = read_current(copy).path
+    shutil.rmtree(generation / LM_DIR)
+    (generation / "manifest.json").unlink()  # indexes from before the model had no manifest
     with Searcher(copy) as old:
         assert old._current().language_model is None
         assert old.search("cai cach hanh chinh").suggestion == "cải cách hành chính"
