@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from index import portal
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 PORTLET = "_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_aBc123"
 
 

@@ -1,4 +1,4 @@
-"""Crawling real HTTP servers on loopback that play district portals (tests/portal_site.py).
+"""Crawling real HTTP servers on loopback that play district portals (tests/system/portal_site.py).
 
 No HTTP is mocked; time is: the injected clock advances when the crawler sleeps, so every
 delay is checked without waiting.
@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from index.cli import main
 from index.crawl import CrawlConfig, PortalsFileError, crawl, reextract, summary_lines
 from index.crawl.config import parse_portals
-from tests.portal_site import HTML, NO_ARTICLE, PortalSite, hue_portal, liferay_portal
+from portal_site import HTML, NO_ARTICLE, PortalSite, hue_portal, liferay_portal
 
 AGENT = "bantin-test/1.0 (+mailto:cntt@example.gov.vn)"
 ARTICLES = 13  # the Liferay portal's 12 listed articles and the one behind a redirect
