@@ -56,29 +56,16 @@ class _StoredProxy:
 
 
 def replicated_weights(fast: Any, copies: int, avg: dict[str, float]) -> dict[str, np.ndarray]:
-    """The precomputed float32 weights the indexer would store for ``copies`` copies of a
-    one-segment index: every df and the document count times ``copies``, lengths alike."""
-    import math as m
-
+    """The precomputed float32 weight parts the indexer would store for ``copies`` copies of
+    a one-segment index (the searcher multiplies them by each term's idf): lengths alike, so
+    only the average lengths matter."""
     from searcher.fastpath import weights as weights_module
 
     segment = fast.segments[0]
     stats = weights_module.Statistics(
         (segment.segment_id,), fast.size * copies, avg, fast.boosts, fast.B, fast.K1
     )
-    result: dict[str, np.ndarray] = {}
-    for field in fast.norms:
-        files = segment.fields[field]
-        norm = weights_module.norms([segment], stats, field)
-        counts = np.diff(files.term_ptr)
-        idf = np.array([m.log(stats.doc_count_all / (c * copies + 1)) + 1 for c in counts.tolist()])
-        tf = files.freqs.astype(np.float64) * fast.boosts[field]
-        term_of = np.repeat(np.arange(idf.size), counts)
-        docs = files.docs
-        result[field] = (idf[term_of] * ((tf * (fast.K1 + 1)) / (tf + norm[docs]))).astype(
-            np.float32
-        )
-    return result
+    return weights_module.compute(segment, stats)
 
 
 def simulated_searcher(index_dir: Path, target: int) -> tuple[Any, int]:

@@ -369,32 +369,45 @@ def write_pool(
     write_atomically(path, lines)
 
 
+def alqac_set(
+    data: Path, label: str
+) -> tuple[Path, list[tuple[str, str, str]], list[str], list[set[str]]]:
+    """One ALQAC set: its articles as a JSONL corpus, their records, the judged questions and
+    each question's relevant article ids."""
+    corpus_name, queries_name, stem = ALQAC_SETS[label]
+    with gzip.open(data / corpus_name, "rt", encoding="utf-8") as handle:
+        articles = [json.loads(line) for line in handle]
+    lines = [
+        json.dumps({"id": a["id"], "title": a["title"], "body": a["body"]}, ensure_ascii=False)
+        + "\n"
+        for a in articles
+    ]
+    corpus = write_atomically(WORK / f"{stem}-corpus.jsonl", lines)
+    queries = [
+        json.loads(line)
+        for line in (data / queries_name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    qrels: dict[str, set[str]] = defaultdict(set)
+    for line in (data / f"{stem}_qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        qid, doc_id, _relevance = line.split("\t")
+        qrels[qid].add(doc_id)
+    queries = [q for q in queries if q["qid"] in qrels]
+    return (
+        corpus,
+        read_corpus(corpus),
+        [q["text"] for q in queries],
+        [qrels[q["qid"]] for q in queries],
+    )
+
+
 def alqac_run(data: Path, jobs: int) -> dict[str, dict[str, dict[str, float]]]:
     """Per set: system (and baseline AND/OR mode) → MRR@10, recall@10, nDCG@10."""
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for label, (corpus_name, queries_name, stem) in ALQAC_SETS.items():
-        with gzip.open(data / corpus_name, "rt", encoding="utf-8") as handle:
-            articles = [json.loads(line) for line in handle]
-        lines = [
-            json.dumps({"id": a["id"], "title": a["title"], "body": a["body"]}, ensure_ascii=False)
-            + "\n"
-            for a in articles
-        ]
-        corpus = write_atomically(WORK / f"{stem}-corpus.jsonl", lines)
-        records = read_corpus(corpus)
+    for label, (_corpus_name, _queries_name, stem) in ALQAC_SETS.items():
+        corpus, records, texts, relevant = alqac_set(data, label)
         log(f"  {label}: {len(records)} articles")
         locations = build_systems(stem, corpus, records, jobs)
-        queries = [
-            json.loads(line)
-            for line in (data / queries_name).read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        qrels: dict[str, set[str]] = defaultdict(set)
-        for line in (data / f"{stem}_qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-            qid, doc_id, _relevance = line.split("\t")
-            qrels[qid].add(doc_id)
-        queries = [q for q in queries if q["qid"] in qrels]
-        texts = [q["text"] for q in queries]
         tasks = [
             (system.key, locations[system.key], texts, any_word)
             for system in (*SYSTEMS, *EXPERIMENTS)
@@ -404,16 +417,20 @@ def alqac_run(data: Path, jobs: int) -> dict[str, dict[str, dict[str, float]]]:
         for (key, _location, _texts, any_word), ranked in zip(
             tasks, run_tasks(tasks, jobs), strict=True
         ):
-            relevant = [qrels[q["qid"]] for q in queries]
-            pairs = list(zip(ranked, relevant, strict=True))
-            table[key + (" OR" if any_word else "")] = {
-                "mrr": mean([reciprocal_rank(r, rel) for r, rel in pairs]),
-                "recall": mean([recall(r, rel) for r, rel in pairs]),
-                "ndcg": mean([ndcg(r, dict.fromkeys(rel, 1)) for r, rel in pairs]),
-                "n": len(queries),
-            }
+            table[key + (" OR" if any_word else "")] = retrieval_scores(ranked, relevant)
         results[label] = table
     return results
+
+
+def retrieval_scores(ranked: list[list[str]], relevant: list[set[str]]) -> dict[str, float]:
+    """MRR@10, recall@10 and nDCG@10 (binary gains) of ranked lists, and their number."""
+    pairs = list(zip(ranked, relevant, strict=True))
+    return {
+        "mrr": mean([reciprocal_rank(r, rel) for r, rel in pairs]),
+        "recall": mean([recall(r, rel) for r, rel in pairs]),
+        "ndcg": mean([ndcg(r, dict.fromkeys(rel, 1)) for r, rel in pairs]),
+        "n": len(pairs),
+    }
 
 
 def restoration_titles(n: int, count: int, indexed: set[str], data: Path) -> list[str]:
@@ -576,7 +593,8 @@ def render(result: dict, command: str) -> str:
             "",
             "Real questions with judged law articles; nothing was tuned to them. Baselines are "
             "shown with all words required (AND, as above) and with any word (OR); bantin "
-            "requires all words and falls back to any word when nothing has them all.",
+            "matches any word of a question of more than 12 words, and requires all words "
+            "of a shorter one, falling back to any word when nothing has them all.",
             "",
             "| system | MRR@10 | recall@10 | nDCG@10 |",
             "|---|---:|---:|---:|",

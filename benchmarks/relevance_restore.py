@@ -6,13 +6,18 @@ Systems compared, on the same syllables:
 * **most frequent form** — each syllable's accented form held by the most bulletins of the index
   (``Vocabulary.accented_forms``, i.e. document frequency);
 * **bantin suggestion** — ``Searcher.search(typed).suggestion`` through the public API (no
-  suggestion counts as the typed text; the product makes none for queries of more than twelve
-  syllables);
+  suggestion counts as the typed text). With the generation's language model
+  (:mod:`searcher.lm`) it is made for queries of any length; an index without one keeps the
+  vocabulary restorer, which makes none for more than twelve syllables;
 * **Vocabulary.restore** — the same Viterbi on every title, whatever its length;
 * **prototype: syllable bigrams** (not in the product) — a Viterbi over each syllable's accented
   forms scored by a syllable-bigram language model counted from the indexed texts (every
   adjacent pair of syllables, across word boundaries), with absolute-discount interpolation
   with the unigram model. This is what a product change could gather at index time.
+
+Run on its own (``python -m benchmarks.relevance_restore INDEX TITLES.json``) it scores the
+suggestion, the old restorer and the baselines on held-out titles (a JSON list of strings) and
+times opening the index, its first suggestion and every suggestion after that.
 
 Accuracy compares canonical forms (lower case, one tone placement) of syllables that contain a
 letter; a title is exact when all of its syllables are.
@@ -126,13 +131,22 @@ def _fold(text: str) -> str:
 
 #: ``Searcher.search`` suggests nothing for queries of more than this many syllables.
 SUGGESTION_LIMIT = 12
-RESTORERS = ("unaccented", "most_frequent", "suggestion", "restore", "bigram_prototype")
+RESTORERS = (
+    "unaccented",
+    "most_frequent",
+    "suggestion",
+    "restore",
+    "lm",
+    "lm_interpolated",
+    "bigram_prototype",
+)
 
 
 def evaluate(
     index_dir: object,
     titles: list[str],
     indexed_texts: Iterable[str],
+    prototype: bool = True,
 ) -> tuple[dict[str, dict[str, Score]], dict[str, float]]:
     """Scores of every restorer on ``titles`` (titles of bulletins not in the index).
 
@@ -143,9 +157,10 @@ def evaluate(
     from searcher import Searcher
     from searcher.analysis import analyze, canonical_syllable, fold
 
-    scores = {part: {key: Score() for key in RESTORERS} for part in ("all", "short")}
+    restorers = RESTORERS if prototype else RESTORERS[:-1]
+    scores = {part: {key: Score() for key in restorers} for part in ("all", "short")}
     started = time.perf_counter()
-    bigrams = BigramRestorer(indexed_texts, canonical_syllable)
+    bigrams = BigramRestorer(indexed_texts if prototype else [], canonical_syllable)
     stats = {
         "seconds": time.perf_counter() - started,
         "tokens": bigrams.total,
@@ -154,6 +169,11 @@ def evaluate(
     }
     with Searcher(index_dir) as searcher:  # type: ignore[arg-type]
         vocabulary = searcher._current().vocabulary  # the product's own, as the search uses it
+        model = searcher._current().language_model
+        interpolated = None
+        if model is not None:  # the same counts, Jelinek–Mercer instead of stupid backoff
+            interpolated = type(model)(model.counts)
+            interpolated.smoothing = "interpolated"
         for title in titles:
             reference = [t.text for t in analyze(title, segment=False) if t.kind == "syllable"]
             typed_words = [fold(w) for w in reference]
@@ -167,12 +187,84 @@ def evaluate(
                     vocabulary.accented_forms[w][0][0] if w in vocabulary.accented_forms else w
                     for w in typed_words
                 ],
-                "suggestion": [canonical_syllable(w) for w in suggested],
+                "suggestion": [canonical_syllable(w) for w in suggested],  # lower-cased
                 "restore": vocabulary.restore(typed_words),
-                "bigram_prototype": bigrams.restore(typed_words),
+                "lm": [w.lower() for w in (model or vocabulary).restore(typed_words)],
+                "lm_interpolated": [
+                    w.lower() for w in (interpolated or vocabulary).restore(typed_words)
+                ],
             }
+            if prototype:
+                predictions["bigram_prototype"] = bigrams.restore(typed_words)
             parts = ["all", "short"] if len(reference) <= SUGGESTION_LIMIT else ["all"]
             for part in parts:
                 for key, predicted in predictions.items():
                     scores[part][key].add(predicted, reference)
     return scores, stats
+
+
+def timings(index_dir: object, titles: list[str]) -> dict[str, float]:
+    """Seconds to open the index with and without its language model, the first suggestion
+    of a generation, and the percentiles of a suggestion's decoding afterwards."""
+    import statistics
+
+    from searcher import Searcher
+    from searcher.analysis import fold
+    from searcher.lm import LanguageModel
+
+    found: dict[str, float] = {}
+    with Searcher(index_dir) as searcher:  # type: ignore[arg-type]
+        started = time.perf_counter()
+        opened = searcher._current()
+        found["open_s"] = time.perf_counter() - started
+        model = opened.language_model
+        assert model is not None, "index without a language model"
+        started = time.perf_counter()
+        model_again = LanguageModel.open(opened.generation.path)
+        found["model_open_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        searcher.search(fold(titles[0]), per_page=1)
+        found["first_search_s"] = time.perf_counter() - started
+        assert model_again is not None
+        started = time.perf_counter()
+        model_again.decode(fold(titles[0]).split())
+        found["first_decode_s"] = time.perf_counter() - started
+        costs, cpu = [], []
+        for title in titles:
+            words = fold(title).split()
+            model_again._decoded.clear()  # time the decoding, not the cache
+            started, started_cpu = time.perf_counter(), time.process_time()
+            model_again.decode(words)
+            costs.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+        for name, values in (("decode", costs), ("decode_cpu", cpu)):
+            quantiles = statistics.quantiles(values, n=100)
+            found[f"{name}_p50_ms"] = quantiles[49] * 1000
+            found[f"{name}_p95_ms"] = quantiles[94] * 1000
+            found[f"{name}_max_ms"] = max(values) * 1000
+    return found
+
+
+def main() -> None:
+    """Score and time the suggestion on the held-out titles of a JSON file."""
+    import json
+    import sys
+    from pathlib import Path
+
+    index_dir, titles_file = sys.argv[1], sys.argv[2]
+    limit = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+    titles = json.loads(Path(titles_file).read_text("utf-8"))[:limit]
+    scores, _ = evaluate(index_dir, titles, [], prototype=False)
+    report: dict[str, object] = {
+        part: {
+            key: {"syllables": s.accuracy, "exact": s.exact_rate, "titles": s.titles}
+            for key, s in found.items()
+        }
+        for part, found in scores.items()
+    }
+    report["timings"] = timings(index_dir, titles)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,9 @@ class Bulletin:
     province_current: str | None = None  # the province after the July 2025 merger
     url: str | None = None
     source: str | None = None  # file path as given, "path:lineno", or the JSON "source"
+    #: Photo captions, each one line ("Quang cảnh hội nghị"): searchable, shown apart from
+    #: the body. Image placeholders ("Anh-tin-bai", file names) are never among them.
+    captions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

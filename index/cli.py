@@ -1,11 +1,13 @@
-"""The ``bantin`` command: index, search and serve.
+"""The ``bantin`` command: index, search, serve, and pull or verify a replica.
 
 The command bodies only read options (and ``BANTIN_INDEX``), build the library objects and
-call them; everything else lives in :mod:`index.build`, :mod:`searcher` and :mod:`webui`.
+call them; everything else lives in :mod:`index.build`, :mod:`index.replica`, :mod:`searcher` and
+:mod:`webui`.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,8 +19,11 @@ import click
 
 from corpus import corpus_files
 from index.build import BuildReport, NothingIndexedError, build_index, update_index
+from index.cluster import ClusterError
+from index.replica import PullError, PullReport, pull
 from searcher import IndexLockedError, IndexUnavailableError, Searcher, default_index_dir
 from searcher.storage import current_stamp, generation_names
+from searcher.verify import Verification, verify_index
 
 _INDEX_OPTION = click.option(
     "--index",
@@ -49,19 +54,33 @@ def main() -> None:
 @click.option(
     "--update", is_flag=True, help="Add new, replace changed and drop vanished bulletins of PATHS."
 )
-def index_command(paths: tuple[Path, ...], index_dir: Path | None, jobs: int, update: bool) -> None:
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    help="Build on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786) "
+    "instead of local processes; its workers must see the index folder at the same path. "
+    "Needs bantin[cluster].",
+)
+def index_command(
+    paths: tuple[Path, ...], index_dir: Path | None, jobs: int, update: bool, cluster: str | None
+) -> None:
     """Rebuild the index from bulletin files or folders (default: the shipped corpus)."""
     index_dir = index_dir or default_index_dir()
     if update and not paths:
         raise click.UsageError("--update needs the PATHS to update from.")
+    if update and cluster:
+        raise click.UsageError("--cluster rebuilds; an --update runs here (it is small).")
     sources = list(paths) if paths else corpus_files()
-    run = update_index if update else build_index
+    if update:
+        run = functools.partial(update_index, jobs=jobs)
+    else:
+        run = functools.partial(build_index, jobs=jobs, cluster=cluster)
     try:
-        report = _with_progress(
-            lambda progress: run(sources, index_dir, jobs=jobs, progress=progress)
-        )
+        report = _with_progress(lambda progress: run(sources, index_dir, progress=progress))
     except NothingIndexedError as error:
         _print_summary(error.report)
+        raise click.ClickException(f"{error}; the previous index (if any) is unchanged.") from None
+    except ClusterError as error:
         raise click.ClickException(f"{error}; the previous index (if any) is unchanged.") from None
     except IndexLockedError as error:
         raise click.ClickException(str(error)) from None
@@ -167,26 +186,42 @@ def serve_command(index_dir: Path | None, host: str, port: int) -> None:
 )
 @_INDEX_OPTION
 @click.option("--no-index", is_flag=True, help="Only fill the store; leave the index alone.")
+@click.option(
+    "--reextract",
+    is_flag=True,
+    help="Rebuild the bulletins from the raw pages in the store, with no request, then index.",
+)
 def crawl_command(
-    portals_file: Path, store_dir: Path | None, index_dir: Path | None, no_index: bool
+    portals_file: Path,
+    store_dir: Path | None,
+    index_dir: Path | None,
+    no_index: bool,
+    reextract: bool,
 ) -> None:
     """Fetch bulletins from the portals in PORTALS_FILE, politely, then update the index."""
-    from index.crawl import PortalsFileError, crawl, load_portals, summary_lines
+    from index import crawl as crawling
 
     try:
-        config = load_portals(portals_file)
-    except PortalsFileError as error:
+        config = crawling.load_portals(portals_file)
+    except crawling.PortalsFileError as error:
         raise click.ClickException(str(error)) from None
     target = None if no_index else (index_dir or default_index_dir())
-    report = _with_progress(
-        lambda progress: crawl(
-            config, store_dir or default_store_dir(), index_dir=target, progress=progress
-        ),
-        unit=" pages",
-        desc="crawling",
-    )
-    for line in summary_lines(report):
+    run = crawling.reextract if reextract else crawling.crawl
+    try:
+        report = _with_progress(
+            lambda progress: run(
+                config, store_dir or default_store_dir(), index_dir=target, progress=progress
+            ),
+            unit=" pages",
+            desc="re-extracting" if reextract else "crawling",
+        )
+    except KeyboardInterrupt:  # a second Ctrl-C while the first was being handled
+        click.echo("Interrupted: everything fetched so far is kept.", err=True)
+        sys.exit(130)
+    for line in crawling.summary_lines(report):
         click.echo(line)
+    if report.interrupted:
+        sys.exit(130)  # as a shell reports a command stopped by Ctrl-C
 
 
 def default_store_dir() -> Path:
@@ -194,6 +229,30 @@ def default_store_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("bantin", appauthor=False) / "crawl"
+
+
+@main.command("pull")
+@click.argument("source")
+@_INDEX_OPTION
+def pull_command(source: str, index_dir: Path | None) -> None:
+    """Serve the same generation as SOURCE: an index folder, host:path (rsync over ssh) or
+    rsync://host/module/path. Copies only missing files, verifies them, publishes atomically."""
+    try:
+        report = pull(source, index_dir or default_index_dir())
+    except (PullError, IndexLockedError) as error:
+        raise click.ClickException(str(error)) from None
+    _print_pull(report)
+
+
+@main.command("verify")
+@_INDEX_OPTION
+def verify_command(index_dir: Path | None) -> None:
+    """Check every file of the live generation against its manifest (sizes and checksums)."""
+    try:
+        verification = verify_index(index_dir or default_index_dir())
+    except IndexUnavailableError as error:
+        raise click.ClickException(str(error)) from None
+    _print_verification(verification)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -240,6 +299,35 @@ def _print_summary(report: BuildReport) -> None:
         click.echo(f"Skipped {len(report.skipped)}:")
         for skipped in report.skipped:
             click.echo(f"  {skipped.source}: {skipped.reason}")
+
+
+def _print_pull(report: PullReport) -> None:
+    if report.generation is None:
+        click.echo(
+            f"{report.index_dir} already serves {report.source_generation} of {report.source}."
+        )
+        return
+    click.echo(
+        f"Pulled {report.source_generation} of {report.source} into {report.index_dir} as "
+        f"{report.generation}: {report.files} files, {report.linked} already here (linked), "
+        f"{report.bytes_copied / 1e6:.1f} MB copied and verified ({report.seconds:.1f} s)."
+    )
+
+
+def _print_verification(verification: Verification) -> None:
+    name = verification.generation
+    if verification.ok:
+        click.echo(
+            f"{verification.index_dir} {name}: {verification.files} files, "
+            f"{verification.bytes / 1e6:.1f} MB match the manifest."
+        )
+        return
+    for damage in verification.damaged:
+        click.echo(f"damaged: {name}/{damage}", err=True)
+    raise click.ClickException(
+        f"{len(verification.damaged)} damaged file(s) in {verification.index_dir} {name}: "
+        "rebuild it (`bantin index`) or pull it again (`bantin pull`)"
+    )
 
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)

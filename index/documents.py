@@ -10,7 +10,7 @@ import hashlib
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,10 @@ from typing import Any
 from index.bulletin import Bulletin, Skipped
 from index.readers import bulletin_files, read_file
 from searcher.analysis import PresegmentedText, default_segmenter, segmenter_input
+from searcher.schema import CAPTION_SEPARATOR
+
+#: Texts segmented per bulletin, in this order: title, body, captions.
+TEXTS_PER_BULLETIN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +59,22 @@ def first_of_each_id(
 
 
 def read_bulletins(
-    paths: Iterable[str | os.PathLike[str]], skipped: list[Skipped]
+    paths: Iterable[str | os.PathLike[str]],
+    skipped: list[Skipped],
+    unchanged: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[Bulletin, str]]:
-    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``."""
+    """Bulletins with the resolved file they came from; what is skipped goes into ``skipped``.
+
+    Files for which ``unchanged(resolved path)`` is true are not read (an update knows what
+    they hold).
+    """
     for path in bulletin_files(paths):
         if isinstance(path, Skipped):
             skipped.append(path)
             continue
         source_path = os.path.realpath(path)
+        if unchanged is not None and unchanged(source_path):
+            continue
         try:
             for item in read_file(path):
                 if isinstance(item, Skipped):
@@ -113,17 +125,21 @@ def segmenter_texts(batch: list[tuple[Bulletin, str]]) -> list[str]:
     for bulletin, _ in batch:
         texts.append(segmenter_input(bulletin.title))
         texts.append(segmenter_input(bulletin.body))
+        texts.append(segmenter_input(captions_text(bulletin)))
     return texts
+
+
+def captions_text(bulletin: Bulletin) -> str:
+    """The stored and indexed value of the captions field: one caption a line."""
+    return CAPTION_SEPARATOR.join(bulletin.captions)
 
 
 def attach_segmentations(
     batch: list[tuple[Bulletin, str]], segmentations: list[Any]
 ) -> Iterator[Any]:
+    n = TEXTS_PER_BULLETIN
     for i, (bulletin, source_path) in enumerate(batch):
-        yield (
-            WithSegmentation(bulletin, segmentations[2 * i], segmentations[2 * i + 1]),
-            source_path,
-        )
+        yield WithSegmentation(bulletin, *segmentations[n * i : n * i + n]), source_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +149,7 @@ class WithSegmentation:
     bulletin: Bulletin
     title_segmentation: Any
     body_segmentation: Any
+    captions_segmentation: Any = None
 
     @property
     def id(self) -> str:
@@ -151,7 +168,7 @@ def batches(items: Iterator[Any], options: BuildOptions) -> Iterator[list[Any]]:
     for item in items:
         batch.append(item)
         bulletin = item[0]
-        chars += len(bulletin.title) + len(bulletin.body)
+        chars += len(bulletin.title) + len(bulletin.body) + sum(map(len, bulletin.captions))
         if len(batch) == options.batch_size or chars >= options.batch_chars:
             yield batch
             batch = []
@@ -163,8 +180,30 @@ def batches(items: Iterator[Any], options: BuildOptions) -> Iterator[list[Any]]:
 def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
     """Whoosh field values; text fields carry their segmentation, stored values stay plain."""
     bulletin = item.bulletin
+    metadata = _metadata(bulletin, source_path)
+    captions_value = captions_text(bulletin)
+    title = PresegmentedText(bulletin.title, item.title_segmentation)
+    body = PresegmentedText(bulletin.body, item.body_segmentation)
+    captions = PresegmentedText(captions_value, item.captions_segmentation)
+    return {
+        **metadata,
+        "title": title,
+        "title_folded": title,
+        "body": body,
+        "body_folded": body,
+        "_stored_title": bulletin.title,
+        "_stored_body": bulletin.body,
+        "captions": captions,
+        "captions_folded": captions,
+        "_stored_captions": captions_value,
+        "content_hash": _hash(bulletin, metadata),
+    }
+
+
+def _metadata(bulletin: Bulletin, source_path: str) -> dict[str, Any]:
+    """A bulletin's stored and facet fields besides its text."""
     date = bulletin.date.isoformat() if bulletin.date else ""
-    metadata = {
+    return {
         "id": bulletin.id,
         "date": date,
         "year": date[:4],
@@ -177,19 +216,20 @@ def whoosh_fields(item: WithSegmentation, source_path: str) -> dict[str, Any]:
         "source": _public_source(bulletin.source, source_path),
         "source_path": source_path,
     }
-    content = json.dumps([bulletin.title, bulletin.body, metadata], ensure_ascii=False)
-    title = PresegmentedText(bulletin.title, item.title_segmentation)
-    body = PresegmentedText(bulletin.body, item.body_segmentation)
-    return {
-        **metadata,
-        "title": title,
-        "title_folded": title,
-        "body": body,
-        "body_folded": body,
-        "_stored_title": bulletin.title,
-        "_stored_body": bulletin.body,
-        "content_hash": hashlib.sha256(content.encode("utf-8")).hexdigest(),
-    }
+
+
+def content_hash(bulletin: Bulletin, source_path: str) -> str:
+    """The hash :func:`whoosh_fields` stores for a bulletin, without segmenting it: an update
+    compares it first and segments only what changed."""
+    return _hash(bulletin, _metadata(bulletin, source_path))
+
+
+def _hash(bulletin: Bulletin, metadata: dict[str, Any]) -> str:
+    texts = [bulletin.title, bulletin.body, metadata]
+    if bulletin.captions:  # a bulletin without captions keeps its hash
+        texts.append(list(bulletin.captions))
+    content = json.dumps(texts, ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def _public_source(source: str | None, source_path: str) -> str | None:

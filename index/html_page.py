@@ -31,7 +31,9 @@ def read_html(source: str, text: str, id: str) -> Iterator[Record]:
     if doc is None or not (doc.text or "").strip():
         yield Skipped(source, "no article found")
         return
-    paragraphs, _captions = clean_paragraphs(doc.text.splitlines())
+    paragraphs, text_captions = clean_paragraphs(doc.text.splitlines())
+    captions = [*_figure_captions(text), *text_captions]
+    paragraphs = [p for p in paragraphs if p not in captions]  # trafilatura kept some
     title = clean_title(doc.title or "") or (paragraphs[0] if paragraphs else None)
     if paragraphs and title and clean_title(paragraphs[0]) == title:
         paragraphs = paragraphs[1:]
@@ -57,7 +59,34 @@ def read_html(source: str, text: str, id: str) -> Iterator[Record]:
             source_unit=unit,
             url=doc.url or None,
         ),
+        captions=captions,
     )
+
+
+# Elements that hold a photo's caption in saved portal pages: <figcaption>, and the caption
+# classes of the common portal software ("image-caption", "PhotoCMS_Caption", "pic-caption").
+_CAPTION_XPATH = (
+    "//figcaption"
+    " | //*[contains(translate(@class, 'CAPTION', 'caption'), 'caption')]"
+    " [not(.//figcaption)]"
+)
+_CAPTION_MAX_WORDS = 40
+
+
+def _figure_captions(html: str) -> list[str]:
+    """The photo captions the page marks as such; trafilatura drops figures with images."""
+    from lxml import html as lxml_html  # trafilatura's own dependency
+
+    try:
+        root = lxml_html.fromstring(html)
+    except (ValueError, lxml_html.etree.ParserError):
+        return []
+    captions: list[str] = []
+    for element in root.xpath(_CAPTION_XPATH):
+        text = " ".join(element.text_content().split())
+        if text and len(text.split()) <= _CAPTION_MAX_WORDS:
+            captions.append(text)
+    return captions
 
 
 def _byline_from_html(html: str, meta_author: str | None) -> tuple[str | None, str | None]:

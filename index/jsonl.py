@@ -24,6 +24,7 @@ from index.records import (
     MAX_DOCUMENT_BYTES,
     Given,
     Record,
+    clean_captions,
     clean_inline,
     clean_paragraphs,
     io_reason,
@@ -136,6 +137,9 @@ def bulletin_from_record(obj: Any, where: str) -> Record:
         title = convert_tcvn3(title)
         paragraphs = [convert_tcvn3(p) for p in paragraphs]
     has_date = obj.get("date") not in (None, "")
+    captions = clean_captions(obj.get("captions"))
+    if kind == "tcvn3":
+        captions = tuple(convert_tcvn3(c) for c in captions)
     return make_bulletin(
         id=raw_id,
         title=title,
@@ -149,4 +153,5 @@ def bulletin_from_record(obj: Any, where: str) -> Record:
             province=optional_str(obj.get("province")),
             url=optional_str(obj.get("url")),
         ),
+        captions=captions,
     )

@@ -53,7 +53,9 @@ def resolve_mentions(
     A district name found in several provinces ("Huyện Châu Thành") goes to the province
     with the most evidence (see `province_evidence`); with none, its province stays unknown
     rather than guessed. Then the unit with the highest total weight wins, ties going to
-    the earliest mention; it must weigh at least a typed mention in the body, so a name met
+    the earliest mention, then to the more specific unit (a thị xã or thành phố over the
+    huyện of the same name), then by name: never to set order, which varies with
+    PYTHONHASHSEED. It must weigh at least a typed mention in the body, so a name met
     once in passing is not taken for the subject. With no locality, the province is the
     one with the most evidence, unless two tie.
     """
@@ -72,14 +74,14 @@ def resolve_mentions(
             continue
         provinces = {d.province for d in candidates}
         province = provinces.pop() if len(provinces) == 1 else None
-        names = {_named(d, m.named_type, m.written) for d in candidates}
+        names = sorted({_named(d, m.named_type, m.written) for d in candidates})
         for name in names:  # "Cao Lãnh" alone: half to the city, half to the district
             unit = (name, province)
             scores[unit] += m.weight / len(names)
             first_seen.setdefault(unit, m.start)
 
     if scores:
-        unit = max(scores, key=lambda u: (scores[u], -first_seen[u]))
+        unit = max(scores, key=lambda u: (scores[u], -first_seen[u], _specificity(u[0]), u[0]))
         if scores[unit] >= _MIN_LOCALITY_SCORE:
             return unit
     if province_hint is not None:
@@ -89,6 +91,17 @@ def resolve_mentions(
         if len(ranked) == 1 or ranked[0] > ranked[1]:
             return None, max(evidence, key=lambda p: evidence[p])
     return None, None
+
+
+# Which of two units that tie on a bare name ("Cai Lậy" is a huyện and a thị xã) wins: the
+# town, the smaller and more specific unit, which the bare name most often means in the news.
+_SPECIFICITY = (("thành phố", 3), ("thị xã", 2), ("quận", 2), ("huyện", 1))
+
+
+def _specificity(name: str) -> int:
+    """How specific a unit's type is, for breaking ties deterministically (never by hash)."""
+    lowered = name.lower()
+    return next((rank for prefix, rank in _SPECIFICITY if lowered.startswith(prefix)), 0)
 
 
 def _named(d: District, named_type: str | None, written: str | None = None) -> str:

@@ -209,4 +209,5 @@ def _read_capture(source: str, text: str) -> Record:
         paragraphs=article.paragraphs,
         meta=article.meta,
         source=source,
+        captions=article.captions,
     )

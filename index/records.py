@@ -36,6 +36,13 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 # skipped rather than allowed to take gigabytes.
 MAX_BULLETIN_CHARS = 500_000
 
+# What a portal or an exporter puts where a photo is, instead of a caption: "Anh-tin-bai",
+# "image advertisement", "ảnh", a file name ("IMG_0231.JPG").
+_IMAGE_PLACEHOLDER = re.compile(
+    r"^(?:image(?: advertisement| banner)?|ảnh|hình|hình ảnh|anh[-_ ]?tin[-_ ]?bai"
+    r"|[\w\-. ]+\.(?:jpe?g|png|gif|webp|bmp|svg|tiff?))$",
+    re.IGNORECASE,
+)
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 
 
@@ -90,6 +97,28 @@ def clean_paragraphs(text: str) -> list[str]:
     return [line for line in lines if line]
 
 
+def is_image_placeholder(text: str) -> bool:
+    """Whether a would-be caption only stands for the image ("Anh-tin-bai", a file name)."""
+    return bool(_IMAGE_PLACEHOLDER.match(text.strip(" .:()[]")))
+
+
+def clean_captions(values: Any) -> tuple[str, ...]:
+    """Captions as one line each, placeholders and repeats left out, in their order.
+
+    Anything but a list of strings (a JSON ``"captions": "…"``, numbers) gives no captions.
+    """
+    if not isinstance(values, list | tuple):
+        return ()
+    captions: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        caption = clean_inline(value)
+        if caption and not is_image_placeholder(caption) and caption not in captions:
+            captions.append(caption)
+    return tuple(captions)
+
+
 # ---------------------------------------------------------------------------------------
 # Assembling a bulletin
 
@@ -115,8 +144,11 @@ def make_bulletin(
     source: str,
     meta: Sequence[str] = (),
     given: Given | None = None,
+    captions: Sequence[str] = (),
 ) -> Bulletin:
-    """A `Bulletin` with what was given, and the rest inferred from title and text."""
+    """A `Bulletin` with what was given, and the rest inferred from title and text.
+
+    Captions take no part in the inference: a name under a photo is not the author."""
     given = given or Given()
     body = "\n\n".join(paragraphs)
     date = given.date if given.has_date else extract_date("\n".join([*meta, body]))
@@ -139,6 +171,7 @@ def make_bulletin(
         province_current=current,
         url=given.url,
         source=source,
+        captions=clean_captions(list(captions)),
     )
 
 

@@ -54,10 +54,18 @@ def write_here(
         series.cancel()
         writer.cancel()
         raise
-    return _commit_segments(writer, segments, count)
+    return commit_segments(writer, segments, count)
 
 
-def _commit_segments(writer: Any, segments: list[Any], count: int) -> int:
+def index_batch(series: SegmentSeries, segmenter: Any, batch: list[tuple[Bulletin, str]]) -> None:
+    """Segment and analyse one batch and add it to ``series``: what a worker does, whether a
+    process of the pool or a task on a cluster (:mod:`index.cluster`)."""
+    segmentations = segmenter.segment_many(segmenter_texts(batch))
+    for item, source_path in attach_segmentations(batch, segmentations):
+        series.add_document(**whoosh_fields(item, source_path))
+
+
+def commit_segments(writer: Any, segments: list[Any], count: int) -> int:
     """List finished ``segments`` in the index, unmerged; returns ``count`` (0: none)."""
     if not count:
         writer.cancel()
@@ -129,7 +137,7 @@ def write_in_workers(
                 worker.join()
         for inbox in inboxes:
             inbox.close()
-    return _commit_segments(writer, segments, count)
+    return commit_segments(writer, segments, count)
 
 
 class _Crew:
@@ -197,9 +205,7 @@ def _write_segment(
         series = SegmentSeries(ix, limitmb=limitmb, budget_mb=segment_mb)
         segmenter = default_segmenter()
         for batch in iter(inbox.get, None):
-            segmentations = segmenter.segment_many(segmenter_texts(batch))
-            for item, source_path in attach_segmentations(batch, segmentations):
-                series.add_document(**whoosh_fields(item, source_path))
+            index_batch(series, segmenter, batch)
             messages.put((_INDEXED, number, len(batch)))
         messages.put((_DONE, number, series.finish()))
     except OSError as error:

@@ -21,7 +21,7 @@ per posting, and when full spills sorted runs and merges them back, a posting at
   postings a block at a time.
 
 What reaches the codec, and so what is on disk, is exactly what Whoosh's own writer would write
-(``tests/test_parallel_build.py`` compares the two posting by posting).
+(``tests/equivalence/test_parallel_build.py`` compares the two posting by posting).
 """
 
 from __future__ import annotations

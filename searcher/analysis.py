@@ -4,7 +4,8 @@ The normalisations (NFC with offsets, tone placement, folding) live in :mod:`sea
 are re-exported here. The Whoosh tokenizer segments with pyvi's model (through
 :class:`searcher.segmentation.Segmenter`) and emits, for every syllable, a token whose
 ``startchar``/``endchar`` point into the original string; compound words and protected forms
-(document numbers, dates) are extra tokens at the position of their first syllable.
+(document numbers, dates) are extra tokens at the position of their first syllable, and so
+are the canonical forms of numbers ("1.500" → "1500"; see ``canonical_number``).
 
 This module's import path is part of the on-disk index format (Whoosh pickles the analyzer into
 the schema): keep the class names and module stable.
@@ -45,13 +46,17 @@ __all__ = [
     "VietnameseTokenizer",
     "analyze",
     "analyze_for_index",
+    "canonical_date",
+    "canonical_number",
     "canonical_syllable",
+    "date_form",
     "default_segmenter",
     "fold",
     "has_diacritics",
     "index_terms",
     "nfc_with_offsets",
     "normalize_query_text",
+    "number_form",
     "retone",
     "segmenter_input",
     "to_segmenter_style",
@@ -83,6 +88,66 @@ def normalize_query_text(text: str) -> str:
     return re.sub(r"[^\W_]+", lambda m: canonical_syllable(m.group(0)), nfc)
 
 
+# --- Numbers as Vietnamese writes them ------------------------------------------------------
+#
+# A number token (one syllable: digits with "." or "," inside) has one canonical form, indexed
+# as an extra token at its position and span, and searched in its place, so every written form
+# finds the others: "1.500" → "1500", "7.5" → "7,5", "06" → "6". The rules (docs/design.md):
+#   * "." followed by groups of exactly three digits is a thousands separator ("10.000"), the
+#     Vietnamese convention, which wins over the English decimal reading of "1.500";
+#   * "," is the decimal mark ("7,5"), except in "1,500,000" (two or more groups of three);
+#   * "." before one, two or four and more digits is an English decimal point ("7.5" → "7,5");
+#   * leading zeros go from integers of at most three digits ("06" → "6"); longer runs are
+#     codes ("0277" area codes) and keep them;
+#   * anything else ("1.2.3", "9001:2015", "covid19") is no number and stays as written.
+# Dates and ranges protected whole ("05/07/2022") also get a form without leading zeros
+# ("5/7/2022"); document numbers ("61/2018/NĐ-CP") stay exactly as written.
+
+_THOUSANDS_DOT = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,(\d+))?")
+_THOUSANDS_COMMA = re.compile(r"(\d{1,3}(?:,\d{3}){2,})(?:\.(\d+))?")
+_DECIMAL = re.compile(r"(\d+)[.,](\d+)")
+_SHORT_INTEGER = re.compile(r"0\d{1,2}")
+_NUMERIC_DATE = re.compile(r"\d{1,4}(?:[/\-]\d{1,4}){1,2}")
+
+
+def canonical_number(syllable: str) -> str | None:
+    """The canonical form of a number written as ``syllable``, or None when it is already
+    canonical or no number ("1.500" → "1500", "7.5" → "7,5", "06" → "6", "2022" → None)."""
+    if not syllable[:1].isdigit():
+        return None
+    if syllable.isdigit():
+        return str(int(syllable)) if _SHORT_INTEGER.fullmatch(syllable) else None
+    if m := _THOUSANDS_DOT.fullmatch(syllable):
+        whole, fraction = str(int(m.group(1).replace(".", ""))), m.group(2)
+    elif m := _THOUSANDS_COMMA.fullmatch(syllable):
+        whole, fraction = str(int(m.group(1).replace(",", ""))), m.group(2)
+    elif m := _DECIMAL.fullmatch(syllable):
+        whole, fraction = str(int(m.group(1))), m.group(2)
+    else:
+        return None
+    form = f"{whole},{fraction}" if fraction is not None else whole
+    return form if form != syllable else None
+
+
+def number_form(syllable: str) -> str:
+    """What a syllable is searched as: its canonical number form, else itself."""
+    return canonical_number(syllable) or syllable
+
+
+def canonical_date(protected: str) -> str | None:
+    """A protected date or numeric range without leading zeros ("05/07/2022" → "5/7/2022"),
+    or None when it has none or is not all digits (document numbers stay as written)."""
+    if not _NUMERIC_DATE.fullmatch(protected):
+        return None
+    form = re.sub(r"\d+", lambda m: str(int(m.group(0))), protected)
+    return form if form != protected else None
+
+
+def date_form(protected: str) -> str:
+    """What a protected form is searched as: without leading zeros when it is a date."""
+    return canonical_date(protected) or protected
+
+
 # --- Analysis into tokens ------------------------------------------------------------------
 
 
@@ -97,7 +162,7 @@ class AnalyzedToken(NamedTuple):
     position: int  # syllable position (compounds share their first syllable's)
     startchar: int  # offsets into the string as given
     endchar: int
-    kind: str  # "syllable", "compound" or "protected"
+    kind: str  # "syllable", "compound", "protected" or "number"
     length: int = 1  # syllables covered
 
 
@@ -126,7 +191,7 @@ def _syllable_tokens(nfc: str, segmentation: Segmentation | None) -> list[tuple[
     return spans
 
 
-SYLLABLE, COMPOUND, PROTECTED = "syllable", "compound", "protected"
+SYLLABLE, COMPOUND, PROTECTED, NUMBER = "syllable", "compound", "protected", "number"
 #: An AnalyzedToken from a row tuple, without a Python-level call per token.
 _token_of_row = functools.partial(tuple.__new__, AnalyzedToken)
 
@@ -143,8 +208,9 @@ def analyze(
     (the indexer segments in batches); otherwise the shared :class:`Segmenter` runs here.
     With ``segment=False`` no compound tokens are made (cheap re-analysis for highlighting).
 
-    Token order: by position; at a position the syllable first, then compound and protected
-    tokens by the number of syllables they cover, compounds before protected forms on ties.
+    Token order: by position; at a position the syllable first, then its canonical number form
+    (if any), then compound and protected tokens by the number of syllables they cover,
+    compounds before protected forms on ties, a date's form without leading zeros last.
     The indexer analyses every text of every bulletin, so the syllables are made in one pass
     and the few other tokens spliced in between them (no sort of the whole list).
     """
@@ -168,7 +234,11 @@ def analyze(
             ),
         )
     )
-    extras: list[AnalyzedToken] = []  # compounds, then protected forms
+    extras: list[AnalyzedToken] = []  # numbers, compounds, then protected forms
+    for i, syllable in enumerate(syllable_texts):
+        if syllable[:1].isdigit() and (number := canonical_number(syllable)):
+            token = syllables[i]
+            extras.append(AnalyzedToken(number, i, token.startchar, token.endchar, NUMBER, 1))
     if segment and segmentation is not None:
         for start, end, is_compound in segmentation.words:
             if not is_compound:
@@ -190,6 +260,8 @@ def analyze(
         extras.append(
             AnalyzedToken(protected, first, startchar, endchar, PROTECTED, last - first + 1)
         )
+        if date := canonical_date(protected):
+            extras.append(AnalyzedToken(date, first, startchar, endchar, NUMBER, last - first + 1))
     if not extras:
         return syllables
     extras.sort(key=lambda token: (token.position, token.length))  # stable: compounds first

@@ -14,22 +14,21 @@ import numpy as np
 from whoosh import collectors, sorting
 from whoosh import query as wq
 
-from searcher.analysis import fold
 from searcher.fastpath import Unsupported
 from searcher.fastpath.marks import page_marks
 from searcher.generation import OpenGeneration
-from searcher.highlight import highlight, snippet
+from searcher.highlight import Pattern, highlight, snippet
 from searcher.plan import (
     PRODUCT_PLAN,
     PlanOptions,
     QueryPlan,
     all_words_query,
-    highlight_patterns,
     leaf_terms,
 )
 from searcher.query import ParsedQuery
+from searcher.restore import meant_patterns, suggest
 from searcher.results import Hit
-from searcher.suggest import plausible_correction
+from searcher.schema import split_captions
 
 
 class Execution:
@@ -60,18 +59,20 @@ class Execution:
                 return
             self.matched = self._match(self.query)
             return
-        fast, reader = self.opened.fast, self.opened.searcher.reader()
-
-        def known(field: str, term: str) -> bool:  # the fast path's term tables answer quicker
-            return fast.has_term(field, term) if fast is not None else (field, term) in reader
-
-        boosts = self.plan.compound_boosts(known)
+        boosts = self.plan.boosts(self._known)
         self.query = self.plan.finish(self.plan.required(), boosts)
         self.matched = self._match(self.query)
         if self.matched.size == 0 and len(self.parsed.groups) > 1:
             self.query = self.plan.finish(self.plan.loose(), boosts)
             self.matched = self._match(self.query)
             self.partial = self.matched.size > 0
+
+    def _known(self, field: str, term: str) -> bool:
+        """Whether the index holds ``term`` (the fast path's term tables answer quicker)."""
+        fast = self.opened.fast
+        if fast is not None:
+            return fast.has_term(field, term)
+        return (field, term) in self.opened.searcher.reader()
 
     def _match(self, query: wq.Query) -> np.ndarray:
         """Matching documents under the filters (the fast path scores only the page's
@@ -104,27 +105,13 @@ class Execution:
         return docnums[self.allowed[docnums]]
 
     def suggestion(self) -> str | None:
-        """A spelling correction when nothing (or only part) matched, else the query with its
-        accents restored when it was typed without them; None when there is nothing to say."""
-        parsed = self.parsed
-        words = [w for unit in parsed.positive_units() for w in unit.alternatives[0]]
-        if not words or len(words) > 12:
-            return None
-        vocabulary = self.opened.vocabulary
-        folded = [fold(w) for w in words]
-        if self.matched.size == 0 or self.partial:
-            corrected = vocabulary.correct(folded)
-            if (
-                corrected is not None
-                and plausible_correction(folded, corrected)
-                and self._count_all(corrected)
-            ):
-                return " ".join(vocabulary.restore(corrected))
-        if parsed.accented:
-            return None
-        restored = vocabulary.restore(folded)
-        suggestion = " ".join(restored)
-        return suggestion if suggestion != " ".join(words) else None
+        """The accented or corrected form of the query, if the index suggests one."""
+        nothing = self.matched.size == 0 or self.partial
+        return suggest(self.parsed, self.opened.restorer, nothing, self._count_all)
+
+    def patterns(self) -> list[Pattern]:
+        """What titles, snippets and the document page mark for this query."""
+        return meant_patterns(self.parsed, self.opened.language_model, self._known)
 
     def _count_all(self, folded_words: list[str]) -> int:
         """Whether every folded word occurs in some one bulletin (for corrections)."""
@@ -225,11 +212,14 @@ class Execution:
     ) -> list[tuple[str, str]]:
         """Each hit's highlighted title and snippet: on the fast path from the syllables stored
         at index time, all the page at once; else by re-analysing the stored text."""
-        patterns = highlight_patterns(self.parsed)
+        patterns = self.patterns()
         if fast and self.opened.fast is not None:
             return page_marks(self.opened.fast.passages, docnums, stored, patterns)
         return [
-            (highlight(f.get("title", ""), patterns), snippet(f.get("body", ""), patterns))
+            (
+                highlight(f.get("title", ""), patterns),
+                snippet(f.get("body", ""), patterns, captions=split_captions(f.get("captions"))),
+            )
             for f in stored
         ]
 

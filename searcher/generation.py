@@ -28,6 +28,9 @@ from whoosh.searching import Searcher as WhooshSearcher
 from searcher.errors import IndexUnavailableError
 from searcher.facets import FacetColumns
 from searcher.fastpath import FastIndex
+from searcher.fastpath.store import SIDE_DIR
+from searcher.lm import LanguageModel
+from searcher.manifest import CHECKSUM_DIFFERS, check_sizes
 from searcher.mapped import open_whoosh_index
 from searcher.schema import SCHEMA_VERSION, TEXT_FIELDS
 from searcher.storage import Generation, current_stamp, read_current
@@ -67,6 +70,9 @@ class OpenGeneration:
     damage: str | None = None
     #: The numpy fast path over the generation's side files; None serves it by plain Whoosh.
     fast: FastIndex | None = None
+    #: The syllable n-gram model written beside the generation (None: an older index, whose
+    #: suggestions come from ``vocabulary``).
+    language_model: LanguageModel | None = None
     #: How many bulletins' stored fields ``stored`` keeps decoded.
     stored_cache_docs: int = STORED_CACHE_DOCS
     #: Stored fields of the bulletins shown last, most recent at the end (see ``stored``).
@@ -90,6 +96,11 @@ class OpenGeneration:
         if self.fast is not None:  # the same counts from the side files' term tables, faster
             return Vocabulary.from_terms(self.fast.document_frequencies(TEXT_FIELDS).items())
         return Vocabulary.from_terms(term_counts(self.searcher.reader()).items())
+
+    @property
+    def restorer(self) -> LanguageModel | Vocabulary:
+        """What restores accents, corrects and completes: the model, else the vocabulary."""
+        return self.language_model if self.language_model is not None else self.vocabulary
 
     def close(self) -> None:
         self.searcher.close()
@@ -148,6 +159,15 @@ class LiveGeneration:
                 f"index at {self.index_dir} has schema version {version}, this bantin needs "
                 f"{SCHEMA_VERSION}: {hint}"
             )
+        # One stat per file (see searcher.manifest). Side files with other bytes only cost the
+        # fast path; missing or short ones it notices itself (and computes lost weights).
+        damaged = check_sizes(generation.path, hash_touched=_is_side_file)
+        garbled = any(d.problem == CHECKSUM_DIFFERS for d in damaged)
+        if whoosh_damage := [d for d in damaged if not _is_side_file(d.path)]:
+            more = f" and {len(whoosh_damage) - 1} more" if len(whoosh_damage) > 1 else ""
+            raise IndexUnavailableError(
+                f"index at {self.index_dir} is damaged ({whoosh_damage[0]}{more}): {hint}"
+            )
         ix: Any = None
         whoosh_searcher: WhooshSearcher | None = None
         try:
@@ -159,8 +179,9 @@ class LiveGeneration:
                 whoosh_searcher,
                 facets=FacetColumns.read(whoosh_searcher.reader()),
                 stored_cache_docs=self._stored_cache_docs,
+                language_model=LanguageModel.open(generation.path),
             )
-            if self._fast:
+            if self._fast and not garbled:
                 opened.fast = FastIndex.open(generation.path, whoosh_searcher)
         except Exception as error:  # Whoosh raises many types for damaged files
             if whoosh_searcher is not None:
@@ -197,6 +218,10 @@ class LiveGeneration:
             if _is_corruption(error) and self._open is not None:
                 self._open.damage = message
             raise IndexUnavailableError(message) from error
+
+
+def _is_side_file(relative: str) -> bool:
+    return relative.startswith(f"{SIDE_DIR}/")
 
 
 def _is_corruption(error: BaseException) -> bool:

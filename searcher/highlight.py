@@ -7,11 +7,11 @@ offsets is escaped, so a mark always covers an original word and nothing can inj
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from searcher.analysis import analyze, fold
+from searcher.analysis import analyze, fold, number_form
 
 #: Target snippet length in characters.
 SNIPPET_CHARS = 240
@@ -38,11 +38,13 @@ class _Syllable:
 
 
 def _syllables(text: str) -> list[_Syllable]:
-    return [
-        _Syllable(t.startchar, t.endchar, t.text, fold(t.text))
-        for t in analyze(text, segment=False)
-        if t.kind == "syllable"
-    ]
+    """The syllables as searched (numbers in canonical form), with their spans as written."""
+    syllables: list[_Syllable] = []
+    for t in analyze(text, segment=False):
+        if t.kind == "syllable":
+            searched = number_form(t.text)
+            syllables.append(_Syllable(t.startchar, t.endchar, searched, fold(searched)))
+    return syllables
 
 
 def find_matches(text: str, patterns: list[Pattern]) -> list[tuple[int, int, int]]:
@@ -107,13 +109,50 @@ def highlight(text: str, patterns: list[Pattern]) -> str:
     return render(text, find_matches(text, patterns))
 
 
-def snippet(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> str:
+def snippet(
+    text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS, captions: Sequence[str] = ()
+) -> str:
     """The passage of about ``size`` characters holding the most distinct query matches.
 
     Cut at word boundaries with an ellipsis; newlines become spaces. Without matches, the start
-    of the text.
+    of the text. A photo caption is the snippet when it holds more distinct matches than the
+    body's best passage (see :func:`passage`).
     """
-    return cut(text, find_matches(text, patterns), size)
+    return passage(text, captions, patterns, size)
+
+
+Finder = Callable[[str, list[Pattern]], list[Span]]
+Window = Callable[[str, list[Span], int], tuple[int, int]]
+
+
+def passage(
+    body: str,
+    captions: Sequence[str],
+    patterns: list[Pattern],
+    size: int = SNIPPET_CHARS,
+    find: Finder | None = None,
+    window: Window | None = None,
+) -> str:
+    """The snippet from the body, or from the first caption holding more distinct patterns
+    than the body's chosen window: a query that is a caption shows that caption.
+
+    ``find`` and ``window`` are this module's matcher and window rule or exact equivalents
+    (the fast path's), so both paths pick the same text and cut it the same way.
+    """
+    find = find or find_matches
+    window = window or best_window
+    spans = find(body, patterns)
+    lo, hi = window(body, spans, size)
+    best = len({kind for start, end, kind in spans if lo <= start and end <= hi})
+    chosen: tuple[str, list[Span]] | None = None
+    for caption in captions:
+        caption_spans = find(caption, patterns)
+        distinct = len({kind for _, _, kind in caption_spans})
+        if distinct > best:
+            chosen, best = (caption, caption_spans), distinct
+    if chosen is not None:
+        return cut(chosen[0], chosen[1], size, window)
+    return cut(body, spans, size, window=lambda _text, _spans, _size: (lo, hi))
 
 
 def cut(

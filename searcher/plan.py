@@ -3,14 +3,16 @@
 One place answers "how do typed words become Whoosh clauses?": each unit matches any of its
 alternatives in the folded fields (and, for an accented query, the accented fields too); groups
 are required together, or any of them when nothing matches all; adjacent syllables the index
-holds as compound words add optional boosts; excluded units are subtracted. ``PlanOptions``
-names the choices the relevance benchmark switches off (its ablations) instead of patching.
+holds as compound words, and adjacent words standing side by side, add optional boosts;
+excluded units are subtracted. ``PlanOptions`` names the choices the relevance benchmark
+switches off (its ablations) instead of patching.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from whoosh import query as wq
 
@@ -34,6 +36,16 @@ class PlanOptions:
     compound_boosts: bool = True
     #: A query typed with accents searches the accented fields only (a what-if variant).
     accent_exact: bool = False
+    #: The any-word match of a query typed with accents searches the accented fields only
+    #: (its folded look-alikes only add noise once any one word is enough).
+    fallback_accent_exact: bool = True
+    #: Queries of more units than this match any of them (0: never): a long question or a
+    #: pasted sentence is rarely held whole by one bulletin, and the few that hold all its
+    #: words through folded look-alikes must not hide the one that answers it.
+    any_word_above: int = 12
+    #: Boost of the optional phrase clause of each pair of adjacent query words (0: none): a
+    #: bulletin holding them side by side and in order ranks above one that scatters them.
+    proximity: float = 1.0
 
 
 #: The product's plan.
@@ -49,11 +61,17 @@ class QueryPlan:
 
     def required(self) -> wq.Query:
         """Every group must match (a group: any of its units)."""
+        limit = self.options.any_word_above
+        if limit and len(self.parsed.groups) > limit:
+            return self.loose()
         return wq.And([self._group(group) for group in self.parsed.groups])
 
     def loose(self) -> wq.Query:
         """Any group may match: the fallback when no bulletin holds every group."""
-        return wq.Or([self._group(group) for group in self.parsed.groups])
+        options = self.options
+        if options.fallback_accent_exact and self.parsed.accented:
+            options = replace(options, accent_exact=True)
+        return wq.Or([self._group(group, options) for group in self.parsed.groups])
 
     def finish(self, matching: wq.Query, boosts: list[wq.Query]) -> wq.Query:
         """``matching`` with the optional ``boosts`` and without the excluded units."""
@@ -62,6 +80,10 @@ class QueryPlan:
             excluded = wq.Or([unit_query(u, False, self.options) for u in self.parsed.excluded])
             query = wq.AndNot(query, excluded)
         return query
+
+    def boosts(self, known: TermLookup) -> list[wq.Query]:
+        """Every optional clause: compound words, then the proximity of adjacent words."""
+        return self.compound_boosts(known) + self.proximity_boosts(known)
 
     def compound_boosts(self, known: TermLookup) -> list[wq.Query]:
         """Optional terms for adjacent query syllables that the index holds as compound words.
@@ -90,8 +112,39 @@ class QueryPlan:
                     boosts.append(wq.Term(name, accented_term))
         return boosts
 
-    def _group(self, group: tuple[Unit, ...]) -> wq.Query:
-        queries = [unit_query(unit, self.parsed.accented, self.options) for unit in group]
+    def proximity_boosts(self, known: TermLookup) -> list[wq.Query]:
+        """Optional phrase clauses, one per pair of adjacent typed words and field (Solr's
+        ``pf2``): each adds ``proximity`` times the pair's term scores where the two stand side
+        by side. An accented query's pairs are matched as typed, in the accented fields; an
+        unaccented one's in the folded fields. Pairs inside an acronym's expansion are left
+        out: "ủy ban nhân dân" must not outrank "UBND" for the same query.
+        """
+        boost = self.options.proximity
+        if boost <= 0:
+            return []
+        parsed = self.parsed
+        expansions = {
+            pair
+            for unit in parsed.positive_units()
+            if len(unit.alternatives) > 1
+            for words in unit.alternatives
+            for pair in pairwise(words)
+        }
+        accented = parsed.accented or not self.options.folding
+        clauses: list[wq.Query] = []
+        for words in dict.fromkeys(parsed.compound_candidates):
+            if len(words) != 2 or words in expansions:
+                continue
+            for name in TEXT_FIELDS:
+                field = name if accented else folded_name(name)
+                pair = list(words) if accented else [fold(w) for w in words]
+                if all(known(field, w) for w in pair):
+                    clauses.append(wq.Phrase(field, pair, boost=boost))
+        return clauses
+
+    def _group(self, group: tuple[Unit, ...], options: PlanOptions | None = None) -> wq.Query:
+        options = options or self.options
+        queries = [unit_query(unit, self.parsed.accented, options) for unit in group]
         return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
@@ -138,11 +191,16 @@ def all_words_query(folded_words: list[str], options: PlanOptions = PRODUCT_PLAN
     return wq.And([unit_query(Unit(((w,),)), False, options) for w in folded_words])
 
 
-def highlight_patterns(parsed: ParsedQuery) -> list[Pattern]:
-    """What to mark in titles and snippets: every alternative of every positive unit."""
-    patterns: list[Pattern] = []
+def highlight_patterns(parsed: ParsedQuery, meant: Sequence[tuple[str, ...]] = ()) -> list[Pattern]:
+    """What to mark in titles and snippets: every alternative of every positive unit.
+
+    ``meant``, the accented words an unaccented query was restored to with confidence (see
+    :mod:`searcher.restore`), replaces the typed words' first alternatives: those words are
+    marked, not every look-alike that folds to the same letters.
+    """
+    patterns = [Pattern(tuple(fold(w) for w in words), words) for words in meant]
     for unit in parsed.positive_units():
-        for words in unit.alternatives:
+        for words in unit.alternatives[1:] if meant else unit.alternatives:
             patterns.append(
                 Pattern(tuple(fold(w) for w in words), tuple(words) if parsed.accented else None)
             )

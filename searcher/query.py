@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from searcher.analysis import analyze, fold, has_diacritics
+from searcher.analysis import analyze, date_form, fold, has_diacritics, number_form
 
 #: Queries longer than this are cut (a 10,000-character paste is not a query).
 MAX_QUERY_CHARS = 500
@@ -99,7 +99,8 @@ def acronyms() -> dict[tuple[str, ...], tuple[tuple[str, ...], ...]]:
 
 
 def _syllables(text: str) -> tuple[str, ...]:
-    return tuple(t.text for t in analyze(text, segment=False) if t.kind == "syllable")
+    """The syllables of ``text`` as searched: numbers in their canonical form ("1.500" → "1500")."""
+    return tuple(number_form(t.text) for t in analyze(text, segment=False) if t.kind == "syllable")
 
 
 def _clean(text: str) -> tuple[str, list[str]]:
@@ -160,9 +161,9 @@ def parse_query(text: str) -> ParsedQuery:
             bare_runs.append([])
         else:
             raw = match.group("word")
-            tokens = [t for t in analyze(raw, segment=False) if t.kind != "compound"]
-            words = tuple(t.text for t in tokens if t.kind == "syllable")
-            protected = next((t.text for t in tokens if t.kind == "protected"), None)
+            tokens = analyze(raw, segment=False)
+            words = tuple(number_form(t.text) for t in tokens if t.kind == "syllable")
+            protected = next((date_form(t.text) for t in tokens if t.kind == "protected"), None)
             if not words:
                 if raw.strip("*?~^+-:") or raw not in ("-", "+"):
                     ignored.add(f"“{raw}”")

@@ -110,12 +110,15 @@ class Document:
     source_unit: str | None
     url: str | None
     source: str | None
+    #: Photo captions, one string each, in the order of the page.
+    captions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
             "body": self.body,
+            "captions": list(self.captions),
             "date": self.date,
             "locality": self.locality,
             "province": self.province,

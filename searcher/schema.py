@@ -14,15 +14,23 @@ from searcher.analysis import VietnameseAnalyzer
 
 #: Bump when fields or analysis change in a way an old index cannot serve; the searcher refuses
 #: an index with another version and asks for a rebuild.
-SCHEMA_VERSION = 1
+#: 2: photo captions in their own fields; canonical number tokens ("1.500" → "1500").
+SCHEMA_VERSION = 2
 
 TITLE_BOOST = 2.5
+#: Captions weigh less than the body: a few words under a photo, often names, should not
+#: outrank the article's prose, yet a query that is the caption still finds its bulletin.
+CAPTION_BOOST = 0.8
 
 #: Fields searched for free text, with their per-field BM25F boost.
 TEXT_FIELDS = {
     "title": TITLE_BOOST,
     "body": 1.0,
+    "captions": CAPTION_BOOST,
 }
+
+#: Between the captions of one bulletin in the stored ``captions`` value (one caption a line).
+CAPTION_SEPARATOR = "\n"
 
 #: Facets shown to users, in display order, and the stored field each reads.
 FACET_FIELDS = ("province", "locality", "year")
@@ -43,6 +51,8 @@ def build_schema() -> fields.Schema:
         title_folded=fields.TEXT(analyzer=folded, field_boost=TITLE_BOOST),
         body=fields.TEXT(analyzer=accented, stored=True),
         body_folded=fields.TEXT(analyzer=folded),
+        captions=fields.TEXT(analyzer=accented, stored=True, field_boost=CAPTION_BOOST),
+        captions_folded=fields.TEXT(analyzer=folded, field_boost=CAPTION_BOOST),
         date=fields.ID(stored=True, sortable=True),
         year=fields.ID(stored=True, sortable=True),
         locality=fields.ID(stored=True, sortable=True),
@@ -55,3 +65,8 @@ def build_schema() -> fields.Schema:
         source_path=fields.ID(stored=True),
         content_hash=fields.STORED(),
     )
+
+
+def split_captions(stored: str | None) -> tuple[str, ...]:
+    """The captions of a stored ``captions`` value (None in an index without them)."""
+    return tuple(line for line in (stored or "").split(CAPTION_SEPARATOR) if line)

@@ -24,9 +24,10 @@ from searcher.execution import Execution
 from searcher.facets import filter_mask
 from searcher.generation import STORED_CACHE_DOCS, LiveGeneration, OpenGeneration
 from searcher.highlight import highlight
-from searcher.plan import PRODUCT_PLAN, PlanOptions, highlight_patterns
+from searcher.plan import PRODUCT_PLAN, PlanOptions
 from searcher.query import parse_query
 from searcher.results import Document, Results
+from searcher.schema import split_captions
 from searcher.storage import default_index_dir
 
 MAX_PER_PAGE = 100
@@ -174,11 +175,16 @@ class Searcher:
                 source_unit=stored.get("source_unit") or None,
                 url=stored.get("url") or None,
                 source=stored.get("source") or None,
+                captions=split_captions(stored.get("captions")),
             )
 
     def highlight(self, text: str, query: str) -> str:
-        """``text`` HTML-escaped with ``<mark>`` around the words ``query`` matches."""
-        return highlight(text, highlight_patterns(parse_query(query or "")))
+        """``text`` HTML-escaped with ``<mark>`` around the words ``query`` matches (the words
+        it was restored to, when the index's language model is sure of them)."""
+        parsed = parse_query(query or "")
+        with self._lock, self._reading():
+            patterns = Execution(self._current(), parsed, None, self._plan).patterns()
+        return highlight(text, patterns)
 
     def complete(self, prefix: str, limit: int = 8) -> list[str]:
         """Completions for a partial query: frequent indexed words and phrases, any accents."""
@@ -192,8 +198,8 @@ class Searcher:
         if not prefix:
             return []
         with self._lock, self._reading():
-            vocabulary = self._current().vocabulary
-        return vocabulary.complete(prefix, max(1, min(limit, 20)))
+            restorer = self._current().restorer
+            return restorer.complete(prefix, max(1, min(limit, 20)))
 
 
 def _as_int(value: Any, default: int) -> int:

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -30,12 +31,15 @@ from typing import Any
 from platformdirs import user_data_dir
 
 from searcher.errors import IndexLockedError, IndexUnavailableError
+from searcher.manifest import Manifest, ManifestError, read_manifest, write_manifest
 
 CURRENT = "CURRENT"
 META = "meta.json"
 GENERATION_PREFIX = "gen-"
 TEMP_PREFIX = ".tmp-"
 LOCK = ".lock"
+#: The name of the Whoosh index inside a generation (Whoosh's default).
+WHOOSH_INDEX = "MAIN"
 #: Generations kept after a publish: the live one and the one before (for readers mid-switch).
 KEEP_GENERATIONS = 2
 
@@ -170,6 +174,37 @@ def new_generation(index_dir: Path) -> Iterator[Path]:
             shutil.rmtree(temp, ignore_errors=True)
 
 
+def share_generation(source: Path, temp: Path) -> int:
+    """Fill a new generation's ``temp`` folder with hard links to the files of ``source``
+    (the live generation) that a new generation reuses as they are; returns how many.
+
+    Generations sit side by side in the index folder, so a link costs no copy and no disk
+    space. Shared are Whoosh's own files (segments never change once written; the table of
+    contents is replaced by a new one under a new name on commit) and everything in
+    sub-folders (side files, replaced by renaming, never written into). Not shared are the
+    other top-level files, such as ``meta.json``: :func:`publish` writes those into each
+    generation afresh, and writing into a link would change the live generation too.
+    """
+    from whoosh.index import TOC
+
+    whoosh_file = re.compile(
+        f"{TOC._pattern(WHOOSH_INDEX).pattern}|{TOC._segment_pattern(WHOOSH_INDEX).pattern}"
+    )
+    linked = 0
+    for root, dirs, files in os.walk(source):
+        relative = Path(root).relative_to(source)
+        dirs[:] = [name for name in dirs if not name.startswith(".")]  # no staging debris
+        (temp / relative).mkdir(exist_ok=True)
+        for name in files:
+            if relative == Path(".") and not whoosh_file.fullmatch(name):
+                continue
+            if name.startswith("."):
+                continue
+            os.link(Path(root) / name, temp / relative / name)
+            linked += 1
+    return linked
+
+
 def _fresh_temp_dir(index_dir: Path) -> Path:
     """A new temp folder; leftovers of dead builds are removed (we hold the writer lock)."""
     for entry in index_dir.iterdir():
@@ -185,10 +220,13 @@ def _fresh_temp_dir(index_dir: Path) -> Path:
 def publish(index_dir: Path, temp: Path, meta: dict[str, Any]) -> str:
     """Make the finished build in ``temp`` the live generation; returns its name.
 
-    Writes ``meta.json``, flushes every file, renames the folder to the next ``gen-N``, switches
-    ``CURRENT`` and removes generations older than the last ``KEEP_GENERATIONS``.
+    Writes ``meta.json`` and the manifest (sizes and checksums of every file, see
+    :mod:`searcher.manifest`), flushes every file, renames the folder to the next ``gen-N``,
+    switches ``CURRENT`` and removes generations older than the last ``KEEP_GENERATIONS``.
     """
+    (temp / META).unlink(missing_ok=True)  # may be a hard link shared with a live generation
     (temp / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    write_manifest(temp, *_known_manifests(index_dir, temp))
     fsync_tree(temp)
     name = next_generation_name(index_dir)
     os.rename(temp, index_dir / name)
@@ -197,3 +235,23 @@ def publish(index_dir: Path, temp: Path, meta: dict[str, Any]) -> str:
         if old != name:
             shutil.rmtree(index_dir / old, ignore_errors=True)
     return name
+
+
+def _known_manifests(index_dir: Path, temp: Path) -> list[Manifest]:
+    """Manifests whose entries a publish may reuse: one already in ``temp`` (a verified pull)
+    and the live generation's (files an update hard-linked from it)."""
+    live = live_name(index_dir)
+    known = []
+    for folder in (temp, index_dir / live) if live else (temp,):
+        with contextlib.suppress(ManifestError):
+            known.append(read_manifest(folder))
+    return known
+
+
+def live_name(index_dir: Path) -> str:
+    """What ``CURRENT`` names, unchecked ("" when unreadable): for tools that must look at a
+    generation too damaged for ``read_current``."""
+    try:
+        return (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""

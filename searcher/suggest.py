@@ -31,6 +31,17 @@ WORDS_PER_CHANGE = 4
 _ALPHABET = string.ascii_lowercase
 
 
+def one_edit(word: str) -> set[str]:
+    """Every string one deletion, transposition, replacement or insertion away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    candidates = {a + b[1:] for a, b in splits if b}
+    candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    candidates |= {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
+    candidates |= {a + c + b for a, b in splits for c in _ALPHABET}
+    candidates.discard(word)
+    return candidates
+
+
 def plausible_correction(typed: list[str], corrected: list[str]) -> bool:
     """Whether ``corrected`` changes few enough of the ``typed`` words to be offered."""
     changed = sum(a != b for a, b in zip(typed, corrected, strict=True))
@@ -200,13 +211,7 @@ class Vocabulary:
     def _edits(self, word: str) -> set[str]:
         if not word.isalpha() or len(word) > 12:
             return set()
-        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-        candidates = {a + b[1:] for a, b in splits if b}
-        candidates |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-        candidates |= {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
-        candidates |= {a + c + b for a, b in splits for c in _ALPHABET}
-        candidates.discard(word)
-        return {c for c in candidates if c in self.accented_forms}
+        return {c for c in one_edit(word) if c in self.accented_forms}
 
     # --- completion ----------------------------------------------------------------------
 

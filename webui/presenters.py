@@ -234,6 +234,7 @@ def document_page(
         "document": document,
         "title_html": mark(document.title),
         "paragraphs": paragraphs,
+        "captions": [mark(caption) for caption in document.captions],
         "back_url": links.search_with(args) if in_results else None,
         "home_url": links.search(),
         "locality_url": filter_url("locality", document.locality),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,13 @@ class CrawlConfig:
 
     user_agent: str
     portals: tuple[Portal, ...]
+    ca_bundle: str | None = None  # a PEM file of authorities to trust instead of the default
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """How certificates are checked: always verified, against ``ca_bundle`` if given."""
+        if self.ca_bundle is None:
+            return True
+        return ssl.create_default_context(cafile=self.ca_bundle)
 
 
 def load_portals(path: str | os.PathLike[str]) -> CrawlConfig:
@@ -90,7 +98,7 @@ def load_portals(path: str | os.PathLike[str]) -> CrawlConfig:
 
 def parse_portals(data: dict[str, Any]) -> CrawlConfig:
     """Check the decoded TOML of a portals file and build the config."""
-    unknown = set(data) - {"user_agent", "portal"}
+    unknown = set(data) - {"user_agent", "ca_bundle", "portal"}
     if unknown:
         raise PortalsFileError(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     agent = data.get("user_agent")
@@ -111,7 +119,23 @@ def parse_portals(data: dict[str, Any]) -> CrawlConfig:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PortalsFileError(f"portal name(s) used twice: {', '.join(duplicates)}")
-    return CrawlConfig(user_agent=" ".join(agent.split()), portals=portals)
+    return CrawlConfig(
+        user_agent=" ".join(agent.split()), portals=portals, ca_bundle=_ca_bundle(data)
+    )
+
+
+def _ca_bundle(data: dict[str, Any]) -> str | None:
+    """The ``ca_bundle`` file, checked now so a cron job fails on the path, not on each page."""
+    value = data.get("ca_bundle")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PortalsFileError("ca_bundle must be the path of a PEM file of certificates")
+    try:
+        ssl.create_default_context(cafile=value)
+    except (OSError, ssl.SSLError) as exc:
+        raise PortalsFileError(f"ca_bundle {value!r} cannot be used: {exc}") from None
+    return value
 
 
 def _portal(table: Any, number: int) -> Portal:

@@ -144,7 +144,10 @@ class Fetcher:
                     host.robots = Robots.parse(None, self.user_agent)
                 else:
                     reason = page.error or f"HTTP {page.status}"
-                    host.down = f"robots.txt could not be read ({reason})"
+                    if reason.startswith("TLS"):  # the site itself, not its robots.txt
+                        host.down = reason
+                    else:
+                        host.down = f"robots.txt could not be read ({reason})"
             host.pacer.delay = max(host.pacer.delay, delay, _crawl_delay(host))
         if host.down:
             raise HostUnavailable(host.down)

@@ -7,6 +7,7 @@ is no harder on any portal); portals sharing a host share one thread and one pac
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,12 @@ RECHECK_AFTER = 7 * 24 * 3600.0
 MAX_SITEMAPS = 50
 #: Answers that count as an article's removal, on two separate runs.
 MISSES_TO_REMOVE = 2
+#: A broken link (404/410 or no article, never stored or removed) that stays linked is asked
+#: for again after this long, doubled each time it is still broken, up to the cap.
+BROKEN_BACKOFF = 24 * 3600.0
+MAX_BROKEN_BACKOFF = 32 * 24 * 3600.0
+#: Statuses of links that gave no bulletin: asked for again with the backoff above.
+_BROKEN = ("failed", "no-article", "removed")
 #: Parallel portal threads at most.
 MAX_WORKERS = 8
 
@@ -48,43 +55,61 @@ def crawl(
     clock: Clock | None = None,
     progress: Progress | None = None,
     workers: int = MAX_WORKERS,
+    verify: ssl.SSLContext | bool | None = None,
 ) -> CrawlReport:
     """Crawl every portal of ``config`` into the store, then update ``index_dir`` from it.
 
-    ``index_dir=None`` leaves the index alone. Ctrl-C stops the run between requests; what
-    was fetched is kept and the next run resumes.
+    ``index_dir=None`` leaves the index alone. ``verify`` replaces the certificate check the
+    file asks for (tests trust their own authority with it; it is never switched off by the
+    crawler itself). Ctrl-C stops the run between requests: what was fetched is kept, the
+    report says ``interrupted``, the index is left for the next run, which resumes.
     """
     started = time.perf_counter()
     clock = clock or SystemClock()
     store = Store(store_dir)
     report = CrawlReport(store_dir=store.root)
+    reports = {p.name: PortalReport(p.name) for p in config.portals}
     stop = threading.Event()
+    if verify is None:
+        verify = config.ssl_context()
     with CrawlState(store.state_path) as state:
         run, unfinished = state.start_run(clock.now())
         groups = _by_host(config.portals)
-        with Fetcher(config.user_agent, clock, stop=stop) as fetcher:
+        with Fetcher(config.user_agent, clock, stop=stop, verify=verify) as fetcher:
 
-            def crawl_group(portals: list[Portal]) -> list[PortalReport]:
+            def crawl_group(portals: list[Portal]) -> None:
                 with CrawlState(store.state_path) as own:
-                    return [
-                        PortalCrawl(p, fetcher, own, store, clock, run, unfinished, progress).run()
-                        for p in portals
-                    ]
+                    for p in portals:
+                        crawler = PortalCrawl(p, fetcher, own, store, clock, run, unfinished)
+                        crawler.progress, crawler.report = progress, reports[p.name]
+                        crawler.run()
 
-            if workers <= 1 or len(groups) == 1:
-                results = [crawl_group(g) for g in groups]
-            else:
-                with ThreadPoolExecutor(min(workers, len(groups))) as pool:
-                    futures = [pool.submit(crawl_group, g) for g in groups]
-                    try:
-                        results = [f.result() for f in futures]
-                    except BaseException:
-                        stop.set()  # Ctrl-C: the threads stop at their next wait
-                        raise
-        report.portals = [r for group in results for r in group]
-        state.finish_run(run, clock.now())
-    if index_dir is not None:
-        _update_index(store, Path(index_dir), report)
+            try:
+                if workers <= 1 or len(groups) == 1:
+                    for group in groups:
+                        crawl_group(group)
+                else:
+                    with ThreadPoolExecutor(min(workers, len(groups))) as pool:
+                        futures = [pool.submit(crawl_group, g) for g in groups]
+                        try:
+                            for future in futures:
+                                future.result()
+                        except BaseException:
+                            stop.set()  # Ctrl-C: the threads stop at their next wait
+                            raise
+            except KeyboardInterrupt:
+                stop.set()
+                report.interrupted = True
+        report.portals = list(reports.values())
+        if not report.interrupted:
+            state.finish_run(run, clock.now())
+    for portal in report.portals:
+        if report.interrupted and not portal.started:
+            portal.error = "not reached: the run was interrupted"
+    if report.interrupted:
+        report.index_note = "not updated: the run was interrupted (the next run updates it)"
+    elif index_dir is not None:
+        update_index_from_store(store, Path(index_dir), report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -103,7 +128,8 @@ def _by_host(portals: tuple[Portal, ...]) -> list[list[Portal]]:
     return [members for _hosts, members in groups]
 
 
-def _update_index(store: Store, index_dir: Path, report: CrawlReport) -> None:
+def update_index_from_store(store: Store, index_dir: Path, report: CrawlReport) -> None:
+    """Update ``index_dir`` from the store's bulletins, unless it already holds them."""
     if not store.pending(index_dir):
         report.index_note = "up to date (nothing new, changed or removed)"
         return
@@ -139,7 +165,7 @@ class PortalCrawl:
         clock: Clock,
         run: int,
         unfinished: int | None,
-        progress: Progress | None,
+        progress: Progress | None = None,
     ) -> None:
         self.portal = portal
         self.fetcher = fetcher
@@ -157,6 +183,7 @@ class PortalCrawl:
 
     def run(self) -> PortalReport:
         started = time.perf_counter()
+        self.report.started = True
         try:
             self._crawl()
         except HostUnavailable as error:
@@ -266,18 +293,31 @@ class PortalCrawl:
     def _fetch_articles(self) -> None:
         self.report.disallowed = len(self.disallowed)
         now = self.clock.now()
-        new, revisit = [], []
+        queued, new, revisit = [], [], []
         for candidate in self.found.values():
             known = self.known.get(candidate.key)
-            if known is None or known.status in ("failed", "removed"):
+            if known is None:
                 new.append(candidate)
+            elif known.status == "queued":
+                queued.append(candidate)
+            elif known.status in _BROKEN:
+                if known.next_check is not None and now < known.next_check:
+                    self.report.waiting += 1  # still linked, still broken: back off
+                else:
+                    new.append(candidate)
             elif self._fresh(known, candidate.found.lastmod, now):
                 self.report.unchanged += 1
                 self.report.not_asked += 1
             else:
                 revisit.append(candidate)
         for known in self.known.values():
-            if known.key in self.found or known.status not in ("stored", "missing"):
+            if known.key in self.found:
+                continue
+            again = _Candidate(known.key, known.url, Found(known.url, known.lastmod))
+            if known.status == "queued":  # left by a run that reached max_pages
+                queued.append(again)
+                continue
+            if known.status not in ("stored", "missing"):
                 continue
             due = known.status == "missing" or now - (known.last_checked or 0) > RECHECK_AFTER
             # removals are only ever noticed while the portal works
@@ -285,16 +325,33 @@ class PortalCrawl:
                 self.report.unchanged += 1  # stored, not linked now, not due: as it was
                 self.report.not_asked += 1
             else:
-                again = Found(known.url, known.lastmod, day_of(known.lastmod))
-                revisit.append(_Candidate(known.key, known.url, again))
-        queue = new + revisit
+                revisit.append(again)
+        queue = queued + new + revisit
         for done, candidate in enumerate(queue):
             if self.budget <= 0:
-                self.report.deferred += len(queue) - done
+                self._defer(queue[done:])
                 return
             self._fetch_article(candidate)
             if self.progress:
                 self.progress(1)
+
+    def _defer(self, left: list[_Candidate]) -> None:
+        """max_pages reached: remember the new articles, so the next run asks for them first
+        (they may no longer be on the listing pages it reads)."""
+        self.report.deferred += len(left)
+        for candidate in left:
+            if candidate.key not in self.known:
+                self.state.save(self._new_article(candidate, status="queued"))
+
+    def _new_article(self, candidate: _Candidate, status: str) -> Article:
+        return Article(
+            key=candidate.key,
+            portal=self.portal.name,
+            url=candidate.url,
+            bulletin_id=bulletin_id(candidate.key),
+            status=status,
+            lastmod=candidate.found.lastmod,
+        )
 
     def _fresh(self, known: Article, lastmod: str | None, now: float) -> bool:
         """Whether a known article need not be asked for at all this run."""
@@ -309,59 +366,62 @@ class PortalCrawl:
 
     def _fetch_article(self, candidate: _Candidate) -> None:
         known = self.known.get(candidate.key)
-        valid = known is not None and known.status in ("stored", "missing", "no-article")
+        stored = known is not None and known.status in ("stored", "missing")
         page = self.fetcher.get(
             candidate.url,
-            etag=known.etag if valid and known else None,
-            last_modified=known.last_modified if valid and known else None,
+            etag=known.etag if known else None,
+            last_modified=known.last_modified if known else None,
         )
         self.report.requests += page.requests
         self.report.articles += 1
         now = self.clock.now()
-        article = known or Article(
-            key=candidate.key,
-            portal=self.portal.name,
-            url=candidate.url,
-            bulletin_id=bulletin_id(candidate.key),
-            status="failed",
-        )
+        article = known or self._new_article(candidate, status="failed")
         article.url = candidate.url
         article.last_checked = now
         article.checked_run = self.run_id
         article.http_status = page.status or None
-        if page.not_modified:
-            self._unchanged(article, candidate.found)
+        if page.not_modified and stored:
+            self.report.unchanged += 1
             self.report.not_modified += 1
+            article.status, article.misses = "stored", 0
+            article.lastmod = candidate.found.lastmod or article.lastmod
+        elif page.not_modified:  # a broken link's page, as it was
+            self._broken(article, page, f"{article.reason or 'no article found'} (unchanged)")
         elif page.ok:
             self._store(article, candidate.found, page)
-        elif page.gone and self.discovered and known is not None and valid:
+        elif page.gone and self.discovered and stored:
             self._missing(article, page)
+        elif _permanent(page) and not stored:
+            self._broken(article, page, page.error or f"HTTP {page.status}")
         else:
             reason = page.error or f"HTTP {page.status}"
-            if page.gone and known is not None and valid:
+            if page.gone and stored:
                 reason += " (not counted as a removal: the portal's listings failed this run)"
             self.report.failed.append((candidate.url, reason))
-            if known is None or article.status == "failed":
+            if not stored and article.status in ("failed", "queued"):
                 article.status, article.reason = "failed", reason
+                article.next_check = None  # a passing failure: asked again next run
         self.state.save(article)
 
-    def _unchanged(self, article: Article, found: Found) -> None:
-        if article.status == "no-article":
-            self.report.failed.append((article.url, f"{article.reason} (unchanged)"))
-        else:
-            article.status = "stored"
-            self.report.unchanged += 1
-        article.misses = 0
-        article.lastmod = found.lastmod or article.lastmod
+    def _broken(self, article: Article, page: Page, reason: str) -> None:
+        """A link that gives no bulletin, for good: ask again after 1, 2, 4 … days, not daily."""
+        self.report.failed.append((article.url, reason))
+        if article.status not in ("removed", "no-article"):
+            article.status = "failed"
+        article.reason = reason.removesuffix(" (unchanged)")
+        article.etag, article.last_modified = page.etag, page.last_modified
+        article.strikes += 1
+        backoff = min(BROKEN_BACKOFF * 2 ** (article.strikes - 1), MAX_BROKEN_BACKOFF)
+        article.next_check = self.clock.now() + backoff
 
     def _store(self, article: Article, found: Found, page: Page) -> None:
         result = self.store.extract(article.bulletin_id, page.content, page.content_type)
         if isinstance(result, Skipped):
-            self.report.failed.append((article.url, result.reason))
-            if article.status != "stored":  # a stored bulletin is kept until it is gone
-                self.store.remove(article.bulletin_id)  # nor its raw page
-                article.status, article.reason = "no-article", result.reason
-                article.etag, article.last_modified = page.etag, page.last_modified
+            if article.status in ("stored", "missing"):  # a stored bulletin is kept until gone
+                self.report.failed.append((article.url, result.reason))
+                return
+            article.status = "no-article"  # its raw page is kept for a later --reextract
+            self._broken(article, page, result.reason)
             return
         record = bulletin_record(
             result,
@@ -385,7 +445,8 @@ class PortalCrawl:
         article.etag, article.last_modified = page.etag, page.last_modified
         article.lastmod = found.lastmod or article.lastmod
         article.content_hash = digest
-        article.misses = 0
+        article.misses = article.strikes = 0
+        article.next_check = None
         article.last_fetched = article.last_checked
 
     def _missing(self, article: Article, page: Page) -> None:
@@ -396,7 +457,17 @@ class PortalCrawl:
             self.store.mark_pending()
             self.store.remove(article.bulletin_id)
             article.status, article.reason = "removed", f"HTTP {page.status} on two runs"
+            article.etag = article.last_modified = article.content_hash = None
+            article.strikes, article.next_check = 1, self.clock.now() + BROKEN_BACKOFF
             self.report.removed += 1
         else:
             article.status, article.reason = "missing", f"HTTP {page.status}"
             self.report.missing += 1
+
+
+def _permanent(page: Page) -> bool:
+    """Whether a failure says the link is broken (not a passing trouble worth asking again
+    next run): 4xx other than 408/429, or a page too large to read."""
+    if page.status == 200:
+        return page.error is not None
+    return 400 <= page.status < 500 and page.status not in (408, 429)

@@ -2,7 +2,8 @@
 
 One row per article URL (keyed by its canonical form): the validators to ask for it
 conditionally (ETag, Last-Modified), the sitemap's lastmod, the hash of the bulletin extracted
-from it, its status and how many separate runs it has answered 404/410. Each row is committed
+from it, its status, how many separate runs it has answered 404/410, and for a broken link
+(never stored, or removed) when it is worth asking for again. Each row is committed
 as soon as its page is handled (WAL journal), so a crash or Ctrl-C loses nothing already
 fetched. A ``runs`` table tells a resumed run which articles the interrupted one already did.
 """
@@ -20,7 +21,7 @@ CREATE TABLE IF NOT EXISTS articles (
     portal TEXT NOT NULL,
     url TEXT NOT NULL,             -- the URL requested
     bulletin_id TEXT NOT NULL,
-    status TEXT NOT NULL,          -- stored | no-article | failed | missing | removed
+    status TEXT NOT NULL,          -- stored | no-article | failed | missing | removed | queued
     reason TEXT,                   -- why, for no-article and failed
     http_status INTEGER,
     etag TEXT,
@@ -31,7 +32,9 @@ CREATE TABLE IF NOT EXISTS articles (
     last_miss_run INTEGER,
     last_fetched REAL,             -- last 200
     last_checked REAL,             -- last answer of any kind
-    checked_run INTEGER
+    checked_run INTEGER,
+    strikes INTEGER NOT NULL DEFAULT 0, -- runs in a row a broken link stayed broken
+    next_check REAL                -- a broken link is not asked for before this
 );
 CREATE INDEX IF NOT EXISTS articles_portal ON articles (portal, last_checked);
 CREATE TABLE IF NOT EXISTS runs (
@@ -62,6 +65,8 @@ class Article:
     last_fetched: float | None = None
     last_checked: float | None = None
     checked_run: int | None = None
+    strikes: int = 0
+    next_check: float | None = None
 
 
 _COLUMNS = [f.name for f in fields(Article)]
@@ -76,6 +81,7 @@ class CrawlState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
 
     def close(self) -> None:
         self._db.close()
@@ -85,6 +91,13 @@ class CrawlState:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _add_missing_columns(self) -> None:
+        """A store written by an older bantin lacks the newer columns: add them, keep the rows."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        for name, kind in (("strikes", "INTEGER NOT NULL DEFAULT 0"), ("next_check", "REAL")):
+            if name not in have:
+                self._db.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
 
     # --- runs --------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """A ``whoosh.query`` tree as the fast path evaluates it: a tree of plain :class:`Node`.
 
 Only what bantin's searcher builds is compiled (terms and slop-1 phrases on the side files'
-fields, ``Or``/``And``/``AndMaybe``/``AndNot`` of them, ``Every``, the null query); anything
-else raises :class:`Unsupported` and the search goes to plain Whoosh.
+fields, a phrase possibly boosted (the plan's proximity clauses), ``Or``/``And``/``AndMaybe``/
+``AndNot`` of them, ``Every``, the null query); anything else raises :class:`Unsupported` and
+the search goes to plain Whoosh.
 """
 
 from __future__ import annotations
@@ -20,17 +21,22 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """One node of a compiled query; a term or phrase names its field and words."""
+    """One node of a compiled query; a term or phrase names its field and words.
+
+    ``boost`` (phrases only) multiplies the phrase's score, as Whoosh's wrapping matcher does.
+    """
 
     kind: str  # term, phrase, and, or, andmaybe, andnot, every, null
     field: str = ""
     words: tuple[str, ...] = ()
     children: tuple[Node, ...] = ()
+    boost: float = 1.0
 
 
 def compile_query(query: wq.Query) -> Node:
     """The query as evaluation nodes, or :class:`Unsupported`."""
-    if getattr(query, "boost", 1.0) != 1.0:
+    boost = getattr(query, "boost", 1.0)
+    if boost != 1.0 and not (isinstance(query, wq.Phrase) and len(query.words) > 1 and boost > 0):
         raise Unsupported("boosted query")
     if isinstance(query, wq.Term):
         if query.fieldname not in FIELDS or not isinstance(query.text, str):
@@ -42,7 +48,7 @@ def compile_query(query: wq.Query) -> Node:
         words = tuple(query.words)
         if len(words) == 1:
             return Node("term", query.fieldname, words)
-        return Node("phrase", query.fieldname, words)
+        return Node("phrase", query.fieldname, words, boost=float(boost))
     if isinstance(query, wq.Or):
         if query.scale is not None or query.minmatch:
             raise Unsupported("Or with scale/minmatch")

@@ -83,6 +83,7 @@ class FastIndex(TermIndex):
         ids_only = tuple(segment_id for segment_id, _ in ids)
         B, K1 = float(weighting.B), float(weighting.K1)
         stats = collection_statistics(searcher, ids_only, FIELDS, B, K1)
+        stored = load_weights(Path(generation_path), segments, stats)
         offsets = [offset for _, offset in leaves]
         fast = cls(
             segments,
@@ -93,7 +94,8 @@ class FastIndex(TermIndex):
             stats.boosts,
             B,
             K1,
-            load_weights(Path(generation_path), segments, stats),
+            stored[0] if stored else None,
+            weight_error=stored[1] if stored else 0.0,
         )
         fast.passages = Passages.open(Path(generation_path), ids, offsets)
         return fast

@@ -17,17 +17,18 @@ from typing import Any
 import numpy as np
 
 from searcher.fastpath.passages import TEXTS, Passages, SegmentPassages
-from searcher.fastpath.snippets import highlight_fast, snippet_fast
+from searcher.fastpath.snippets import best_window, find_matches_fast, highlight_fast, snippet_fast
 from searcher.highlight import (
     SNIPPET_CHARS,
     WINDOW_SPANS,
     Pattern,
     Span,
-    cut,
+    passage,
     render,
     window_around,
 )
 from searcher.highlight import best_window as reference_window
+from searcher.schema import split_captions
 
 
 def document_spans(
@@ -208,14 +209,39 @@ def page_marks(
         windows = _windows(page, [p for _, p in bodies], texts)
         # Pieces are each document's title, then its body.
         for (i, p), body, window in zip(bodies, texts, windows, strict=True):
-            title = stored[i].get("title") or ""
-            snippet = cut(body, spans[p], SNIPPET_CHARS, window=lambda *_, w=window: w)
-            marks[i] = (render(title, spans[p - 1]), snippet)
+            fields = stored[i]
+            snippet = _snippet(
+                body, spans[p], window, split_captions(fields.get("captions")), patterns
+            )
+            marks[i] = (render(fields.get("title") or "", spans[p - 1]), snippet)
     for i, fields in enumerate(stored):
         if marks[i] is None:
             title, body = fields.get("title") or "", fields.get("body") or ""
-            marks[i] = (highlight_fast(title, patterns), snippet_fast(body, patterns))
+            captions = split_captions(fields.get("captions"))
+            marks[i] = (
+                highlight_fast(title, patterns),
+                snippet_fast(body, patterns, captions=captions),
+            )
     return marks  # type: ignore[return-value]
+
+
+def _snippet(
+    body: str,
+    spans: list[Span],
+    window: tuple[int, int],
+    captions: Sequence[str],
+    patterns: list[Pattern],
+) -> str:
+    """The reference's :func:`~searcher.highlight.passage` given the body's spans and window
+    (a caption that holds more distinct matches is still found and cut the reference's way)."""
+
+    def find(text: str, text_patterns: list[Pattern]) -> list[Span]:
+        return spans if text is body else find_matches_fast(text, text_patterns)
+
+    def choose(text: str, text_spans: list[Span], size: int) -> tuple[int, int]:
+        return window if text is body else best_window(text, text_spans, size)
+
+    return passage(body, captions, patterns, SNIPPET_CHARS, find=find, window=choose)
 
 
 def page_windows(

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from searcher.analysis import _syllable_tokens, canonical_syllable, fold
+from searcher.analysis import _syllable_tokens, canonical_syllable, fold, number_form
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 VERSION = 1
@@ -61,10 +61,11 @@ class _Vocabulary:
     raw: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def ids(self, syllable: str) -> tuple[int, int]:
-        """The ids of the reference's ``fold(t.text)`` and ``t.text`` for this syllable."""
+        """The ids of the reference's folded and searched forms of this syllable (its
+        canonical form, numbers in their canonical number form)."""
         pair = self.raw.get(syllable)
         if pair is None:
-            text = canonical_syllable(syllable)
+            text = number_form(canonical_syllable(syllable))
             pair = self.raw[syllable] = (
                 self.folded.setdefault(fold(text), len(self.folded)),
                 self.accented.setdefault(text, len(self.accented)),

@@ -35,6 +35,10 @@ class Pruning:
     def __init__(self, index: TermIndex, root: Node, enough: int = FEW) -> None:
         self.index = index
         self.enough = enough
+        # Stored weights computed for slightly different statistics are within a relative
+        # error e of the true ones: keeping what is within 2e/(1+e) of the threshold keeps
+        # every document that can reach the page (three times e, with room for rounding).
+        self.slack = self.SLACK + 3 * index.weight_error
         self.scorer = Scorer(index)
         self.clauses = _clauses(root, required=True)
 
@@ -56,7 +60,7 @@ class Pruning:
                     continue
             partial += self.scorer.aligned(self.clauses[i], docs)
             best = _kth_best(partial, stop)
-            keep = partial + max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK)
+            keep = partial + max(rest, 0.0) * (1 + self.slack) >= best * (1 - self.slack)
             docs, partial = docs[keep], partial[keep]
             if docs.size <= max(self.enough, stop):
                 break
@@ -73,7 +77,7 @@ class Pruning:
         if own.size < stop:
             return None
         best = _kth_best(scores, stop)
-        if max(rest, 0.0) * (1 + self.SLACK) >= best * (1 - self.SLACK):
+        if max(rest, 0.0) * (1 + self.slack) >= best * (1 - self.slack):
             return None
         return own.astype(np.int64), scores.astype(np.float64)
 
@@ -83,7 +87,7 @@ class Pruning:
         if node.kind == "term":
             return index.max_weight(node.field, node.words[0])
         if node.kind == "phrase":
-            return sum(index.max_weight(node.field, word) for word in node.words)
+            return sum(index.max_weight(node.field, word) for word in node.words) * node.boost
         if node.kind == "andnot":
             return self.bound(node.children[0])
         return sum(self.bound(child) for child in node.children)

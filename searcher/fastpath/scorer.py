@@ -2,7 +2,8 @@
 
 ``Or`` and ``And`` add the scores of their matching children, ``AndMaybe`` adds the optional
 side where it matches, ``AndNot`` keeps the positive side's score; a ``Phrase`` (slop 1)
-scores the sum of its words' term scores where they stand side by side. :class:`Scorer` works
+scores the sum of its words' term scores where they stand side by side (times its boost, if
+any). :class:`Scorer` works
 on the (float32 when precomputed) term weights to rank; :class:`Exact` recomputes a page's
 scores with Whoosh's float64 arithmetic.
 """
@@ -73,7 +74,7 @@ class Scorer:
             scores = np.zeros(docs.size)
             for word in node.words:
                 scores += self.index.term_at(node.field, word, docs)
-            result = (docs, scores)
+            result = (docs, scores * node.boost if node.boost != 1.0 else scores)
         else:
             result = self._sum(node.children)
         size = result[0].nbytes + result[1].nbytes
@@ -184,6 +185,8 @@ class Exact:
             total = np.zeros(within.size)
             for word in node.words:
                 total += self.index.term_at(node.field, word, within, exact=True)
+            if node.boost != 1.0:  # Whoosh: the phrase's sum, times the boost
+                total *= node.boost
             return total * present
         children = [self.scores(child, within) for child in node.children]
         if kind == "or":

@@ -74,6 +74,7 @@ def term_weights(
 ) -> np.ndarray:
     """BM25F weights (float64) of postings: their frequencies, the field boost, each posting's
     term idf (or one for all) and its document's length norm."""
-    tf = freqs.astype(np.float64)
-    tf *= boost
+    # Whoosh stores a posting's weight (frequency times field boost) as float32: a boost such
+    # as 0.8 is not exact in float32, so round as it does (a no-op for boosts 1.0 and 2.5).
+    tf = (freqs.astype(np.float64) * boost).astype(np.float32).astype(np.float64)
     return idf * ((tf * (K1 + 1)) / (tf + norms))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,8 +28,8 @@ from searcher.highlight import (
     WINDOW_SPANS,
     Pattern,
     Span,
-    cut,
     find_matches,
+    passage,
     render,
     window_around,
 )
@@ -38,6 +38,7 @@ from searcher.highlight import best_window as reference_window
 #: Characters after which the syllable scanner starts afresh (not a letter, digit, "." or ",").
 _RESET = re.compile(r"[^\w.,]|_")
 _DIGITS = frozenset("0123456789")
+_DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W_]")
 _AFTER = r"(?:(?![^\W_])|(?<=[0-9]))"
 #: Above this many spans the snippet window is chosen with numpy (same rule, same result).
@@ -156,7 +157,8 @@ def _clean(text: str, begin: int, finish: int) -> bool:
 
 def find_matches_fast(text: str, patterns: list[Pattern]) -> list[Span]:
     """Exactly :func:`searcher.highlight.find_matches`, found by regex and confirmed locally."""
-    if not text or not patterns:
+    if not text or not patterns or any(_DIGIT.search(w) for p in patterns for w in p.folded):
+        # A number matches its other written forms ("1500" marks "1.500"): the reference's.
         return find_matches(text, patterns)
     folded = _folded(text)
     if folded is not None:
@@ -245,9 +247,11 @@ def highlight_fast(text: str, patterns: list[Pattern]) -> str:
     return render(text, find_matches_fast(text, patterns))
 
 
-def snippet_fast(text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS) -> str:
+def snippet_fast(
+    text: str, patterns: list[Pattern], size: int = SNIPPET_CHARS, captions: Sequence[str] = ()
+) -> str:
     """Exactly :func:`searcher.highlight.snippet`."""
-    return cut(text, find_matches_fast(text, patterns), size, window=best_window)
+    return passage(text, captions, patterns, size, find=find_matches_fast, window=best_window)
 
 
 def best_window(text: str, spans: list[Span], size: int) -> tuple[int, int]:

@@ -2,11 +2,13 @@
 
 ``<generation>/fastpath/<segment id>/`` holds, for each text field, the segment's postings as
 flat arrays (see :class:`searcher.fastpath.decode.FieldPostings`) plus a hash table for term
-lookup, and ``meta.json`` with :data:`FORMAT_VERSION`; ``<generation>/fastpath/weights/`` holds
-every posting's precomputed weight (:mod:`~searcher.fastpath.weights`) and the statistics they
-were computed for. A segment never changes once written
-(Whoosh records deletions beside it), so a folder stays valid for as long as its segment lives;
-an update only adds folders for new or merged segments and drops those of vanished ones.
+lookup, and ``meta.json`` with :data:`FORMAT_VERSION`; ``<generation>/fastpath/weights/`` holds,
+per segment, every posting's precomputed weight part (:mod:`~searcher.fastpath.weights`) and
+the average lengths it was computed for. A segment never changes once written (Whoosh records
+deletions in the table of contents), so its files stay valid for as long as it lives: an update
+shares them with the previous generation (hard links), adds files for new or merged segments,
+rewrites a segment's weight parts only when the average lengths drift too far, and drops the
+files of vanished segments. Files are replaced by renaming, never written into.
 
 Folders are written under a temporary name and renamed into place, so a reader sees a whole
 folder or none. Anything missing, unreadable or of another version makes the searcher serve
@@ -22,7 +24,7 @@ import shutil
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,13 @@ from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_f
 from searcher.fastpath.passages import passages_dir, write_passages
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
+from searcher.lm import write_language_model
 from searcher.schema import TEXT_FIELDS, folded_name
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 FORMAT_VERSION = 2
 #: Bump when the weight files' meaning changes; other versions are ignored.
-WEIGHTS_VERSION = 1
+WEIGHTS_VERSION = 2
 SIDE_DIR = "fastpath"
 META = "meta.json"
 WEIGHTS_DIR = "weights"
@@ -154,13 +157,14 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
 
 
 def _write_weights(generation_path: Path, segments: list[tuple[str, int]]) -> None:
-    """Precompute every posting's weight for this generation's statistics, unless the stored
-    ones were computed for the same."""
+    """Store the weight parts of segments that lack them or whose stored ones were computed
+    for average lengths that have drifted too far; drop those of vanished segments.
+
+    Each segment's files are written under a temporary name and renamed into place: a file
+    shared with another generation (a hard link) is replaced, never written into.
+    """
     from whoosh import index as whoosh_index
 
-    loaded = load_segments(generation_path, segments)
-    if loaded is None:
-        raise UnsupportedSegment("side files unreadable right after writing them")
     ix = whoosh_index.open_dir(str(generation_path))
     try:
         with ix.searcher() as searcher:
@@ -168,31 +172,73 @@ def _write_weights(generation_path: Path, segments: list[tuple[str, int]]) -> No
             stats = collection_statistics(searcher, ids, FIELDS, B, K1)
     finally:
         ix.close()
-    if load_weights(generation_path, loaded, stats) is None:
-        write_weights(generation_path, weights.compute(loaded, stats), loaded, stats)
+    folder = _weights_dir(generation_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {segment_id for segment_id, _ in segments}
+    for entry in folder.iterdir():
+        if entry.name.split(".", 1)[0] not in wanted:
+            entry.unlink()
+    stale = [
+        (segment_id, doc_count)
+        for segment_id, doc_count in segments
+        if _weights_drift(folder, segment_id, stats) is None
+    ]
+    if not stale:
+        return
+    loaded = load_segments(generation_path, stale)
+    if loaded is None:
+        raise UnsupportedSegment("side files unreadable right after writing them")
+    for segment in loaded:
+        write_segment_weights(generation_path, segment, weights.compute(segment, stats), stats)
 
 
-def write_weights(
-    generation_path: Path,
-    computed: list[dict[str, np.ndarray]],
-    segments: list[SegmentFiles],
-    stats: Statistics,
+def write_segment_weights(
+    generation_path: Path, segment: SegmentFiles, parts: dict[str, np.ndarray], stats: Statistics
 ) -> None:
-    """Store a generation's weights (per segment and field), replacing any others."""
-    root = side_dir(generation_path)
-    staging = root / f".tmp-weights-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    for segment, fields in zip(segments, computed, strict=True):
-        for name, values in fields.items():
-            np.save(staging / f"{segment.segment_id}.{name}.npy", values)
-    meta = {"version": WEIGHTS_VERSION, **asdict(stats)}
-    (staging / "stats.json").write_text(json.dumps(meta), encoding="utf-8")
-    final = _weights_dir(generation_path)
-    old = root / f".old-weights-{uuid.uuid4().hex[:8]}"
-    if final.exists():
-        final.rename(old)
-    os.rename(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
+    """Store one segment's weight parts (see :mod:`~searcher.fastpath.weights`) with the
+    statistics they were computed for, replacing any others."""
+    folder = _weights_dir(generation_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    staged: list[tuple[Path, Path]] = []
+    for name, values in parts.items():
+        temporary = folder / f".tmp-{token}.{name}.npy"
+        np.save(temporary, values)
+        staged.append((temporary, folder / f"{segment.segment_id}.{name}.npy"))
+    meta = {
+        "version": WEIGHTS_VERSION,
+        "doc_count": segment.doc_count,
+        "avg_lengths": stats.avg_lengths,
+        "boosts": stats.boosts,
+        "B": stats.B,
+        "K1": stats.K1,
+    }
+    temporary = folder / f".tmp-{token}.json"
+    temporary.write_text(json.dumps(meta), encoding="utf-8")
+    # The metadata last: until it is in place, a reader finds old parts with old metadata
+    # (or none), never new parts described as old ones.
+    staged.append((temporary, folder / f"{segment.segment_id}.json"))
+    for source, target in staged:
+        os.replace(source, target)
+
+
+def _weights_drift(folder: Path, segment_id: str, stats: Statistics) -> float | None:
+    """How far the stored parts of a segment may be from those for ``stats`` (relative), or
+    None when they are absent, of another version or parameters, or beyond the tolerance."""
+    try:
+        meta = json.loads((folder / f"{segment_id}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (
+        meta.get("version") != WEIGHTS_VERSION
+        or meta.get("boosts") != stats.boosts
+        or meta.get("B") != stats.B
+        or meta.get("K1") != stats.K1
+        or set(meta.get("avg_lengths", ())) != set(stats.avg_lengths)
+    ):
+        return None
+    error = weights.drift(meta["avg_lengths"], stats.avg_lengths)
+    return error if error <= weights.TOLERANCE else None
 
 
 def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
@@ -200,15 +246,17 @@ def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
 
     The fast path is an accelerator: if its files cannot be written (an unexpected segment
     layout, a full disk), the generation is published without them and served by plain
-    Whoosh. Returns why, or None when the files are complete.
+    Whoosh. The language model of the suggestions (:mod:`searcher.lm`) is written here too,
+    as optional. Returns why a file is missing, or None when all are complete.
     """
+    model_failure = write_language_model(generation_path)
     try:
         write_side_files(generation_path)
     except Exception as error:  # any failure leaves the plain path, never a broken index
         shutil.rmtree(side_dir(Path(generation_path)), ignore_errors=True)
         shutil.rmtree(passages_dir(Path(generation_path)), ignore_errors=True)
         return f"fast-path side files not written ({type(error).__name__}: {error})"
-    return None
+    return model_failure
 
 
 def _staging(root: Path, segment_id: str) -> Path:
@@ -361,21 +409,19 @@ def load_segments(
 
 def load_weights(
     generation_path: Path, segments: list[SegmentFiles], stats: Statistics
-) -> list[dict[str, np.ndarray]] | None:
-    """The stored weights if they were computed for exactly these statistics, else None."""
+) -> tuple[list[dict[str, np.ndarray]], float] | None:
+    """The stored weight parts of ``segments`` with the largest relative error they may have
+    for ``stats`` (see :func:`~searcher.fastpath.weights.drift`), or None when any segment's
+    are missing, unreadable, or computed for other parameters or too different averages."""
     folder = _weights_dir(generation_path)
-    try:
-        meta = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if meta.pop("version", None) != WEIGHTS_VERSION:
-        return None
-    meta["segments"] = tuple(meta.get("segments", ()))
-    if meta != asdict(stats) | {"segments": stats.segments}:
-        return None
+    error = 0.0
     try:
         loaded = []
         for segment in segments:
+            drift = _weights_drift(folder, segment.segment_id, stats)
+            if drift is None:
+                return None
+            error = max(error, drift)
             fields = {}
             for name in FIELDS:
                 path = folder / f"{segment.segment_id}.{name}.npy"
@@ -386,4 +432,4 @@ def load_weights(
             loaded.append(fields)
     except (OSError, ValueError):
         return None
-    return loaded
+    return loaded, error

@@ -2,8 +2,9 @@
 
 Every term is looked up by hash in each segment's side files (:mod:`~searcher.fastpath.store`)
 and its postings read as global document numbers (a segment's local numbers plus its offset).
-A term's weights are the precomputed float32 ones when the generation has them, else computed
-with :mod:`~searcher.fastpath.scoring`'s formulas; exact scores are always computed in float64.
+A term's weights are its idf times the precomputed float32 parts (see
+:mod:`~searcher.fastpath.weights`) when the generation has them, else computed with
+:mod:`~searcher.fastpath.scoring`'s formulas; exact scores are always computed in float64.
 What is worth it is cached for the life of the generation.
 """
 
@@ -58,10 +59,15 @@ class TermIndex:
         B: float,
         K1: float,
         weights: list[dict[str, np.ndarray]] | None = None,
+        weight_error: float = 0.0,
     ) -> None:
         self.segments = segments
-        #: Precomputed float32 weights per segment and field (for ranking; None: compute).
+        #: Precomputed float32 weight parts per segment and field, each posting's weight over
+        #: its term's idf (for ranking; None: compute).
         self.weights = weights
+        #: The largest relative error of a weight from the stored parts (statistics drift
+        #: since they were computed; float32 rounding aside): widens the pruning slack.
+        self.weight_error = weight_error
         self.offsets = offsets
         self.size = doc_count_all
         self.live = live
@@ -143,11 +149,12 @@ class TermIndex:
         assert self.weights is not None
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
+        scale = self._idf(field, term)
         for k, a, b in self.ranges(field, term):
             files, offset = self.segments[k].fields[field], self.offsets[k]
             stored = self.weights[k]
             docs.append(files.docs[a:b] + np.int32(offset) if offset else files.docs[a:b])
-            weights.append(stored[field][a:b])
+            weights.append(stored[field][a:b] * scale)
         if not docs:
             found = Term(np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
         elif len(docs) == 1:
@@ -161,8 +168,13 @@ class TermIndex:
     def term_pieces(self, field: str, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """A term's (segment offset, segment-local documents, stored weights) per segment."""
         assert self.weights is not None
+        scale = self._idf(field, term)
         return [
-            (self.offsets[k], self.segments[k].fields[field].docs[a:b], self.weights[k][field][a:b])
+            (
+                self.offsets[k],
+                self.segments[k].fields[field].docs[a:b],
+                self.weights[k][field][a:b] * scale,
+            )
             for k, a, b in self.ranges(field, term)
         ]
 
@@ -174,6 +186,7 @@ class TermIndex:
             if self.weights is not None:
                 slices = [self.weights[k][field][a:b] for k, a, b in self.ranges(field, term)]
                 found = max((float(w.max()) for w in slices if w.size), default=0.0)
+                found *= self._idf(field, term)
             else:
                 weights = self.term(field, term).weights
                 found = float(weights.max()) if weights.size else 0.0
@@ -181,6 +194,10 @@ class TermIndex:
                 self._max_weight.clear()
             self._max_weight[key] = found
         return found
+
+    def _idf(self, field: str, term: str) -> np.float32:
+        """The factor of a term's stored weight parts: its idf in this generation."""
+        return np.float32(idf(self.size, self.df(field, term)))
 
     def df(self, field: str, term: str) -> int:
         """Postings of a term (deleted documents included, as in Whoosh's term info)."""

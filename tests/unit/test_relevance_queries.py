@@ -5,7 +5,7 @@ from pathlib import Path
 
 from benchmarks.relevance_queries import TOPICS, read_qrels, title_forms, topical_queries
 
-QRELS = Path(__file__).resolve().parent.parent / "benchmarks" / "judgments" / "topical_qrels.tsv"
+QRELS = Path(__file__).resolve().parents[2] / "benchmarks" / "judgments" / "topical_qrels.tsv"
 
 
 def test_forms_of_a_title_change_only_what_they_say():

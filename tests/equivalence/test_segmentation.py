@@ -19,7 +19,7 @@ from searcher.segmentation.model import Model, crfsuite_bytes, pyvi_dir, read_cr
 from searcher.segmentation.syllables import syllabize
 from searcher.segmentation.tagging import Layout, viterbi_numpy, viterbi_python
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 EDGE_CASES = [
     "",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("searcher", "index", "webui", "corpus")
 MAX_LINES = 520  # "about 500": a module a newcomer reads in one sitting
 

@@ -18,10 +18,12 @@ from index import build_index, update_index
 from searcher import Searcher
 from searcher.analysis import fold
 from searcher.fastpath import store
+from searcher.fastpath.compiled import Node
 from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.generation import term_counts
 from searcher.highlight import Pattern, find_matches, highlight, snippet
+from searcher.plan import PRODUCT_PLAN, PlanOptions
 from searcher.schema import TEXT_FIELDS
 from searcher.storage import read_current
 
@@ -61,6 +63,12 @@ QUERIES = [
     "thủ tục hành chính TTHC",
     "an toàn giao thông",
     "ATGT nông thôn mới",
+    "quang canh hoi nghi",  # photo captions: their own field
+    "quang cảnh buổi làm việc",
+    "1500 hộ dân",  # numbers in any written form
+    "06 tháng",
+    "5/7/2022",
+    "7.5%",
 ]
 FILTERS = [{}, {"province": "Đồng Tháp"}, {"year": 2022}, {"locality": "sa dec"}]
 
@@ -127,6 +135,8 @@ def synthetic_bulletins(count: int, seed: int = 7) -> list[dict]:
         if rng.random() < 0.8:
             year, month, day = rng.randint(2019, 2023), rng.randint(1, 12), rng.randint(1, 28)
             record["date"] = f"{year}-{month:02d}-{day:02d}"
+        if i % 3 == 0:  # photo captions, scored in their own field
+            record["captions"] = [rng.choice(_PHRASES), rng.choice(sentences)[:160]]
         records.append(record)
     return records
 
@@ -277,15 +287,59 @@ def pruning_pair(synthetic_index: Path) -> Iterator[tuple[Searcher, Searcher]]:
         yield fast, plain
 
 
-def _compiled_query(searcher: Searcher, text: str) -> Any:
+def _compiled_query(searcher: Searcher, text: str, plan: PlanOptions = PRODUCT_PLAN) -> Any:
     """The Whoosh query a search for ``text`` runs (all words required)."""
     from searcher.execution import Execution
     from searcher.query import parse_query
 
     opened = searcher._current()
-    execution = Execution(opened, parse_query(text), None)
+    execution = Execution(opened, parse_query(text), None, plan)
     execution.run()
     return execution.query
+
+
+#: Queries of several adjacent words: each pair adds a boosted phrase clause (proximity).
+PROXIMITY_QUERIES = [
+    "hội nghị tập huấn",
+    "cai cach hanh chinh tinh",
+    "người dân hội nghị",
+    "dân người",
+    "an toàn giao thông nông thôn mới",
+    "kiểm tra chấn chỉnh",
+    "nhân dân huyện Tân Kỳ",
+    "UBND tỉnh hội nghị",
+]
+
+
+@pytest.mark.parametrize("proximity", [PRODUCT_PLAN.proximity, 2.0])
+def test_proximity_clauses_fast_and_plain_agree(synthetic_index: Path, proximity: float) -> None:
+    """The proximity phrases are scored by the fast path (not sent to plain Whoosh) and give
+    plain Whoosh's scores, order, totals, facets and pages, pruned on every query too."""
+    plan = PlanOptions(proximity=proximity)
+    with (
+        Searcher(synthetic_index, plan=plan) as fast,
+        Searcher(synthetic_index, plan=plan, fast=False) as plain,
+    ):
+        opened = fast._current().fast
+        assert opened is not None
+        for text in PROXIMITY_QUERIES:
+            node = opened.compile(_compiled_query(fast, text, plan))
+            boosted = [n for n in _nodes(node) if n.kind == "phrase" and n.boost == proximity]
+            assert boosted, text
+        assert_same_answers(fast, plain, PROXIMITY_QUERIES)
+        opened.prune_above = 0
+        for text in PROXIMITY_QUERIES:
+            for page, per_page in [(1, 10), (2, 10), (1, 3)]:
+                expected = plain.search(text, page=page, per_page=per_page).to_dict()
+                got = fast.search(text, page=page, per_page=per_page).to_dict()
+                assert (got["total"], got["facets"]) == (expected["total"], expected["facets"])
+                assert_same_hits(got["hits"], expected["hits"], f"{text!r} page {page}")
+
+
+def _nodes(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
 
 
 def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:

@@ -202,6 +202,7 @@ def test_document_page_links_and_refuses_unsafe_sources() -> None:
         source_unit=None,
         url="javascript:alert(1)",
         source=None,
+        captions=("Ảnh: <b>đoạn</b> đê",),
     )
     args = SearchArgs(q="đoạn")
     assert presenters.document_page(document, args, LINKS, escape) == {
@@ -209,6 +210,7 @@ def test_document_page_links_and_refuses_unsafe_sources() -> None:
         "document": document,
         "title_html": "Tiêu đề",
         "paragraphs": ["Đoạn một.", "Đoạn &lt;hai&gt;."],
+        "captions": ["Ảnh: &lt;b&gt;đoạn&lt;/b&gt; đê"],
         "back_url": url("/", q="đoạn"),
         "home_url": "/",
         "locality_url": url("/", locality="Xã A"),

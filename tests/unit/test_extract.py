@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -362,3 +365,26 @@ def test_gazetteer_province(name: str, province: str, current: str) -> None:
     found = gazetteer.load().province(name)
     assert found is not None
     assert (found.name, found.current) == (province, current)
+
+
+_CAI_LAY = (
+    "from index.extract import extract_locality\n"
+    "print(extract_locality('Cai Lậy tổ chức hội nghị', "
+    "'Ngày 5/7, Cai Lậy tổ chức hội nghị sơ kết công tác cải cách hành chính.'))"
+)
+
+
+def test_a_tie_between_units_of_one_name_does_not_depend_on_the_hash_seed() -> None:
+    """ "Cai Lậy" is a huyện and a thị xã: the tie goes to the more specific unit, the town,
+    the same under every PYTHONHASHSEED (sets of strings iterate by hash)."""
+    answers = set()
+    for seed in ("1", "2", "4"):  # before the fix, 1 and 2 gave the huyện, 4 the thị xã
+        run = subprocess.run(
+            [sys.executable, "-c", _CAI_LAY],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        answers.add(run.stdout.strip())
+    assert answers == {"('Thị xã Cai Lậy', 'Tiền Giang', 'Đồng Tháp')"}

@@ -18,7 +18,7 @@ from index import encoding, jsonl, readers
 from index.bulletin import Bulletin, Skipped
 from index.readers import document_id, is_bulletin_file, read_bulletins, read_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 D = datetime.date

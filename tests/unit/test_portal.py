@@ -8,7 +8,7 @@ import pytest
 
 from index import portal
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 # Words that only the portals' furniture contains; none may reach an article.
 FURNITURE = [

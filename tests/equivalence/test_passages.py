@@ -24,6 +24,7 @@ from searcher.fastpath.passages import Passages, SegmentPassages, passages_dir
 from searcher.highlight import Pattern, best_window, find_matches, highlight, snippet
 from searcher.plan import highlight_patterns
 from searcher.query import parse_query
+from searcher.schema import CAPTION_SEPARATOR, split_captions
 from searcher.storage import read_current
 
 _SYLLABLES = ["ủy", "Uỷ", "UỶ", "ban", "bán", "bạn", "dân", "dan", "hoà", "hòa", "ha", "2", "5"]
@@ -48,7 +49,14 @@ def _patterns(queries: list[list[str]], accented: bool) -> list[Pattern]:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.fixed_dictionaries({"title": _texts, "body": _texts}), min_size=1, max_size=6),
+    st.lists(
+        st.fixed_dictionaries(
+            {"title": _texts, "body": _texts},
+            optional={"captions": st.lists(_texts, max_size=2).map(CAPTION_SEPARATOR.join)},
+        ),
+        min_size=1,
+        max_size=6,
+    ),
     st.lists(
         st.lists(st.sampled_from(_SYLLABLES[:20]), min_size=1, max_size=3), min_size=0, max_size=3
     ),
@@ -70,7 +78,8 @@ def test_stored_syllables_give_the_reference_spans(
         documents, page_marks(passages, docnums, documents, patterns), strict=True
     ):
         assert title_html == highlight(document["title"], patterns)
-        assert snippet_html == snippet(document["body"], patterns)
+        captions = split_captions(document.get("captions"))
+        assert snippet_html == snippet(document["body"], patterns, captions=captions)
 
 
 _span = st.tuples(st.integers(0, 3000), st.integers(1, 12), st.sampled_from([0, 1, 2, 3, 4, 63]))
@@ -135,10 +144,14 @@ def test_every_document_of_an_index_marks_like_the_reference(
             assert spans is not None, document["id"]
             for name in ("title", "body"):
                 assert spans[name] == find_matches(document[name], patterns), (query, name)
-        for hit in searcher.search(query).hits:
-            document = opened.searcher.document(id=hit.id)
-            assert hit.title_html == highlight(document["title"], patterns), query
-            assert hit.snippet == snippet(document["body"], patterns), query
+    # The searcher's own pages (its patterns, captions included) equal the reference path's.
+    with Searcher(corpus_index, fast=False) as plain:
+        for query in queries:
+            expected = {hit.id: hit for hit in plain.search(query).hits}
+            for hit in searcher.search(query).hits:
+                if hit.id in expected:
+                    assert hit.title_html == expected[hit.id].title_html, query
+                    assert hit.snippet == expected[hit.id].snippet, query
 
 
 def test_an_index_without_the_files_or_with_truncated_ones_keeps_working(tmp_path: Path) -> None:

@@ -13,16 +13,19 @@ import datetime
 import email.utils
 import hashlib
 import html
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from index import portal
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 PORTLET = "_com_liferay_asset_publisher_web_portlet_AssetPublisherPortlet_INSTANCE_aBc123"
 
 
@@ -62,6 +65,8 @@ class PortalSite:
     extra: dict[str, tuple[int, dict[str, str], str]] = field(default_factory=dict)
     links: list[str] = field(default_factory=list)  # more links on the first listing page
     visits: int = 0
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this server context
+    connections: int = 0  # TCP connections accepted (TLS handshakes tried, when tls is set)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -74,8 +79,21 @@ class PortalSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        class Server(ThreadingHTTPServer):
+            def get_request(self) -> tuple[socket.socket, Any]:
+                connection, address = self.socket.accept()
+                site.connections += 1
+                if site.tls is None:
+                    return connection, address
+                try:  # a failed handshake is an OSError: the server goes on
+                    return site.tls.wrap_socket(connection, server_side=True), address
+                except OSError:
+                    connection.close()
+                    raise
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        scheme = "https" if self.tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> PortalSite:
@@ -149,8 +167,8 @@ class PortalSite:
         if post is not None:
             return self._article(post, headers)
         if self._is_listing(parts.path, query):
-            return 200, _HTML, self._listing(query)
-        return 404, _HTML, "<html><body><h1>Không tìm thấy trang</h1></body></html>"
+            return 200, HTML, self._listing(query)
+        return 404, HTML, "<html><body><h1>Không tìm thấy trang</h1></body></html>"
 
     def _find(self, path: str, query: dict[str, str]) -> Post | None:
         if self.kind == "liferay":
@@ -180,7 +198,7 @@ class PortalSite:
             validators = {"Last-Modified": modified}
             if headers.get("if-modified-since") == modified:
                 return 304, validators, ""
-        return 200, {**_HTML, **validators}, self._page(post)
+        return 200, {**HTML, **validators}, self._page(post)
 
     # --- pages --------------------------------------------------------------------------
 
@@ -264,7 +282,7 @@ class PortalSite:
         )
 
 
-_HTML = {"Content-Type": "text/html; charset=utf-8"}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _tracked(url: str) -> str:
@@ -325,8 +343,11 @@ Sitemap: {url}/sitemap.xml
 """
 
 
-def liferay_portal(clock: Callable[[], float] | None = None) -> PortalSite:
-    """Thành phố Sa Đéc on Liferay: 12 articles, 3 listing pages, sitemap, feed, robots."""
+def liferay_portal(
+    clock: Callable[[], float] | None = None, tls: ssl.SSLContext | None = None
+) -> PortalSite:
+    """Thành phố Sa Đéc on Liferay: 12 articles, 3 listing pages, sitemap, feed, robots
+    (over HTTPS with ``tls``, a server context)."""
     posts = [
         _corpus_post(
             "001_43642a5dc4415f17.txt", "ubnd-sa-dec-so-ket-cai-cach-hanh-chinh", "2022-07-05"
@@ -340,7 +361,7 @@ def liferay_portal(clock: Callable[[], float] | None = None) -> PortalSite:
     moved = _generated("Sa Đéc", "UBND thành phố Sa Đéc", 10, "sa-dec-tin-chuyen")
     moved.listed = False
     posts.append(moved)
-    site = PortalSite("liferay", posts, clock=clock)
+    site = PortalSite("liferay", posts, clock=clock, tls=tls)
     site.robots = LIFERAY_ROBOTS.format(url=site.url)
     site.links = [
         "/tin-tuc/-/tin-cu",  # moved: 301 to sa-dec-tin-chuyen
@@ -350,7 +371,7 @@ def liferay_portal(clock: Callable[[], float] | None = None) -> PortalSite:
         "/lien-he",  # denied by the portals file
     ]
     site.extra["/tin-tuc/-/tin-cu"] = (301, {"Location": "/tin-tuc/-/sa-dec-tin-chuyen"}, "")
-    site.extra["/tin-tuc/-/lich-tiep-cong-dan"] = (200, _HTML, NO_ARTICLE)
+    site.extra["/tin-tuc/-/lich-tiep-cong-dan"] = (200, HTML, NO_ARTICLE)
     site.throttle.add("/tin-tuc/-/sa-dec-tin-3")
     return site
 

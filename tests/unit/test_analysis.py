@@ -306,6 +306,9 @@ def _reference_analyze(text: str, segmentation: Any = None, segment: bool = True
     for position, (start, end) in enumerate(spans):
         words.append(canonical_syllable(nfc[start:end]))
         tokens.append((words[-1], position, starts[start], starts[end], "syllable", 1))
+    for position, (start, end) in enumerate(spans):
+        if number := analysis.canonical_number(words[position]):
+            tokens.append((number, position, starts[start], starts[end], "number", 1))
 
     def covered(start: int, end: int) -> tuple[int, int]:
         first, last = analysis._covered_positions(spans, start, end)
@@ -323,11 +326,15 @@ def _reference_analyze(text: str, segmentation: Any = None, segment: bool = True
             protected = normalize_query_text(match.group(0))
             span = (starts[match.start()], starts[match.end()])
             tokens.append((protected, first, *span, "protected", last - first + 1))
+            if date := analysis.canonical_date(protected):
+                tokens.append((date, first, *span, "number", last - first + 1))
     tokens.sort(key=lambda t: (t[1], t[4] != "syllable", t[5]))
     return tokens
 
 
-_mixed = st.sampled_from(["TP.HCM", "05/7/2022", "1822/QĐ-UBND", "9001:2015", "1.512,5", "x̃"])
+_mixed = st.sampled_from(
+    ["TP.HCM", "05/7/2022", "1822/QĐ-UBND", "9001:2015", "1.512,5", "x̃", "06", "7.5", "1,500,000"]
+)
 mixed_text = st.lists(
     st.one_of(syllable(), _punctuation, _mixed).flatmap(lambda s: st.just(s + " ")),
     max_size=40,

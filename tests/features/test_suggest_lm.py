@@ -1,0 +1,154 @@
+"""The language model of the index: suggestions, capitals, highlights, updates, old indexes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import build_index, update_index
+from searcher import Searcher
+from searcher.analysis import fold
+from searcher.lm import LM_DIR, Counts, LanguageModel
+from searcher.plan import highlight_patterns
+from searcher.query import parse_query
+from searcher.restore import meant_patterns
+from searcher.storage import read_current
+
+MARK = re.compile(r"<mark>(.*?)</mark>")
+
+
+@pytest.fixture(scope="module")
+def model(corpus_index: Path) -> LanguageModel:
+    opened = LanguageModel.open(read_current(corpus_index).path)
+    assert opened is not None, "the build writes the model beside the generation"
+    return opened
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("phan van giap", "Phan Văn Giáp"),
+        ("sa dec", "Sa Đéc"),
+        ("thanh pho sa dec", "thành phố Sa Đéc"),
+        ("ong nguyen van hon chu tri", "ông Nguyễn Văn Hon chủ trì"),
+    ],
+)
+def test_names_come_back_capitalised(searcher: Searcher, typed: str, suggested: str) -> None:
+    assert searcher.search(typed).suggestion == suggested
+
+
+def test_a_syllable_typed_with_accents_is_kept(model: LanguageModel) -> None:
+    # "số kết" is unlikely next to "hội nghị", but it was typed: it stays.
+    assert model.decode(["hội", "nghị", "số", "kết"]).words == ["hội", "nghị", "số", "kết"]
+    assert model.decode(["hoi", "nghi", "so", "ket"]).words == ["hội", "nghị", "sơ", "kết"]
+
+
+def test_a_correction_keeps_the_syllables_typed_right(searcher: Searcher) -> None:
+    results = searcher.search("cải cách hanh chnh")
+    assert results.total == 0 or results.partial
+    assert results.suggestion == "cải cách hành chính"
+
+
+def test_a_long_query_gets_a_suggestion(searcher: Searcher) -> None:
+    typed = "hoi nghi so ket cong tac cai cach hanh chinh 6 thang dau nam thanh pho sa dec va de"
+    assert len(typed.split()) == 20
+    suggestion = searcher.search(typed).suggestion
+    assert suggestion is not None and len(suggestion.split()) == 20
+    assert suggestion.startswith("hội nghị sơ kết công tác cải cách hành chính 6 tháng đầu năm")
+    assert "Sa Đéc" in suggestion
+
+
+def _marked(html: str) -> list[str]:
+    return MARK.findall(html)
+
+
+def test_highlights_follow_the_restored_meaning(searcher: Searcher) -> None:
+    doc = searcher.doc("001_43642a5dc4415f17")
+    assert doc is not None and "tổng số" in doc.body and "hồ sơ" in doc.body
+    page = searcher.highlight(doc.body, "hoi nghi so ket")
+    marked = {fold(m.lower()) for m in _marked(page)}
+    assert "so ket" in marked or "hoi nghi so ket" in marked
+    assert marked <= {"hoi nghi", "so ket", "hoi nghi so ket", "hoi"}, marked
+    assert not any(m in ("số", "sổ", "sơ") for m in _marked(page))
+    hit = next(h for h in searcher.search("hoi nghi so ket").hits if h.id == doc.id)
+    allowed = {"hoi nghi", "so ket", "hoi nghi so ket", "hoi"}  # "hội": cut at the snippet's end
+    for html in (hit.title_html, hit.snippet):
+        assert "sơ kết" in html
+        assert {fold(m.lower()) for m in _marked(html)} <= allowed, html
+
+
+def test_an_accented_query_marks_its_own_words(searcher: Searcher) -> None:
+    doc = searcher.doc("001_43642a5dc4415f17")
+    assert doc is not None
+    marked = {m.lower() for m in _marked(searcher.highlight(doc.body, "số"))}
+    assert marked == {"số"}
+
+
+def test_without_confidence_highlights_stay_folded(model: LanguageModel) -> None:
+    parsed = parse_query("so")
+    assert not model.decode(["so"]).confident  # "số", "sở", "sơ", "sổ": no context to choose
+    assert meant_patterns(parsed, model, lambda field, term: False) == highlight_patterns(parsed)
+    assert meant_patterns(parsed, None, lambda field, term: False) == highlight_patterns(parsed)
+
+
+def test_completion_ranks_by_the_model(searcher: Searcher) -> None:
+    assert searcher.complete("cai c")[0] == "cải cách"
+    assert searcher.complete("thanh pho sa d")[0] == "thành phố Sa Đéc"
+
+
+def test_an_index_without_the_model_still_suggests(corpus_index: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "old-index"
+    shutil.copytree(corpus_index, copy, symlinks=True)
+    generation = read_current(copy).path
+    shutil.rmtree(generation / LM_DIR)
+    (generation / "manifest.json").unlink()  # indexes from before the model had no manifest
+    with Searcher(copy) as old:
+        assert old._current().language_model is None
+        assert old.search("cai cach hanh chinh").suggestion == "cải cách hành chính"
+        assert "cải cách" in old.complete("cai c")
+
+
+def _counts(index_dir: Path) -> Counts:
+    return Counts.load(read_current(index_dir).path / LM_DIR / "model", mmap=False)
+
+
+def _assert_same(left: Counts, right: Counts) -> None:
+    assert left.syllables == right.syllables
+    for name in ("unigrams", "bigram_keys", "bigrams", "trigram_keys", "trigrams"):
+        np.testing.assert_array_equal(getattr(left, name), getattr(right, name), err_msg=name)
+
+
+def test_an_update_gives_the_model_of_a_rebuild(write_jsonl, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        {"id": "a", "title": "Hội nghị sơ kết", "body": "Ông Phan Văn Giáp chủ trì hội nghị."},
+        {"id": "b", "title": "Thành phố Sa Đéc", "body": "Sa Đéc cải cách hành chính."},
+        {"id": "c", "title": "Hồ sơ một cửa", "body": "Tổng số hồ sơ tiếp nhận là 2264."},
+    ]
+    source = write_jsonl(records)
+    updated = tmp_path / "updated"
+    build_index([source], updated)
+    records[0]["body"] = "Ông Nguyễn Văn Hon chủ trì hội nghị sơ kết."  # changed
+    del records[1]  # removed
+    records.append({"id": "d", "title": "Cam kết", "body": "Ký bản cam kết cải cách."})  # added
+    write_jsonl(records)
+    report = update_index([source], updated)
+    assert (report.added, report.removed) == (1, 1)
+    rebuilt = tmp_path / "rebuilt"
+    build_index([source], rebuilt)
+    _assert_same(_counts(updated), _counts(rebuilt))
+    with Searcher(updated) as searcher:
+        assert searcher.search("nguyen van hon").suggestion == "Nguyễn Văn Hon"
+        assert searcher.search("sa dec").suggestion != "Sa Đéc"  # its only bulletin is gone
+
+
+def test_counts_add_and_subtract_exactly() -> None:
+    first = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp"])
+    second = Counts.of_texts(["hội nghị tổng kết"])
+    both = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"])
+    _assert_same(Counts.summed([(first, 1), (second, 1)]), both)
+    _assert_same(Counts.summed([(both, 1), (second, -1)]), first)
+    assert both.unigrams[both.syllables.index("hội")].tolist() == [2, 1, 0]
