@@ -28,6 +28,7 @@ from whoosh.searching import Searcher as WhooshSearcher
 from searcher.errors import IndexUnavailableError
 from searcher.facets import FacetColumns
 from searcher.fastpath import FastIndex
+from searcher.fastpath.passages import PASSAGES_DIR
 from searcher.fastpath.store import SIDE_DIR
 from searcher.lm import LanguageModel
 from searcher.manifest import CHECKSUM_DIFFERS, check_sizes
@@ -221,7 +222,9 @@ class LiveGeneration:
 
 
 def _is_side_file(relative: str) -> bool:
-    return relative.startswith(f"{SIDE_DIR}/")
+    """The fast path's files (its side files and the stored syllables of its page marks): an
+    accelerator's damage costs speed, never the index."""
+    return relative.startswith((f"{SIDE_DIR}/", f"{PASSAGES_DIR}/"))
 
 
 def _is_corruption(error: BaseException) -> bool:
