@@ -77,7 +77,8 @@ def assert_same_results(
     got: list[list[tuple[str, float]]], expected: list[list[tuple[str, float]]]
 ):
     """The same ids in the same order, scores equal to the last bits a float64 sum's order
-    can change (the fast path adds a document's fields in another order than Whoosh)."""
+    can change (the fast path adds a document's fields in another order than Whoosh, and
+    Whoosh in an order its segment's term counts set)."""
     assert [[doc for doc, _ in hits] for hits in got] == [
         [doc for doc, _ in hits] for hits in expected
     ]
@@ -173,7 +174,10 @@ def test_an_update_that_only_adds_equals_a_rebuild_exactly(tmp_path: Path) -> No
     ):
         expected = results(rebuilt_plain, QUERIES)
         assert_same_results(results(rebuilt, QUERIES), expected)
-        assert results(plain, QUERIES) == expected  # Whoosh on both: the very same scores
+        # Whoosh on both: the same ranking, and the same scores but for the order of the
+        # float64 sum: Whoosh's And and Or build their matcher trees by each clause's size in
+        # the document's own segment, and the update's new bulletins have a segment of theirs.
+        assert_same_results(results(plain, QUERIES), expected)
         assert_same_results(results(fast, QUERIES), expected)
 
 
