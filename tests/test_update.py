@@ -20,6 +20,7 @@ import index.documents
 from index import build_index, update_index
 from searcher import Searcher
 from searcher.fastpath import store, weights
+from searcher.lm import LM_DIR
 from searcher.storage import read_current
 
 BASE, NEW, CHANGED, REMOVED = 120, 30, 6, 5
@@ -130,7 +131,10 @@ def test_update_hard_links_the_unchanged_files(
         "MAIN_WRITELOCK",
         os.path.join("catalog", "inputs.json"),
     }
-    assert {name for name in written if name in before} <= rewritten
+    # The language model is the sum of per-segment counts: the counts of the segment the
+    # update deleted bulletins from are rewritten without them, and so is the sum.
+    recounted = {name for name in written if Path(name).parts[0] == LM_DIR}
+    assert {name for name in written if name in before} <= rewritten | recounted
     # Shared bytes are a large part of the new generation: the update is small.
     sizes = {name: (second / name).stat().st_size for name in after}
     assert sum(sizes[name] for name in written) < sum(sizes[name] for name in shared)
