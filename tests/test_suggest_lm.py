@@ -13,6 +13,7 @@ from index import build_index, update_index
 from searcher import Searcher
 from searcher.analysis import fold
 from searcher.lm import LM_DIR, Counts, LanguageModel
+from searcher.lm_text import count_texts
 from searcher.plan import highlight_patterns
 from searcher.query import parse_query
 from searcher.restore import meant_patterns
@@ -146,9 +147,9 @@ def test_an_update_gives_the_model_of_a_rebuild(write_jsonl, tmp_path: Path) -> 
 
 
 def test_counts_add_and_subtract_exactly() -> None:
-    first = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp"])
-    second = Counts.of_texts(["hội nghị tổng kết"])
-    both = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"])
+    first = count_texts(["Hội nghị sơ kết. Phan Văn Giáp"])
+    second = count_texts(["hội nghị tổng kết"])
+    both = count_texts(["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"])
     _assert_same(Counts.summed([(first, 1), (second, 1)]), both)
     _assert_same(Counts.summed([(both, 1), (second, -1)]), first)
     assert both.unigrams[both.syllables.index("hội")].tolist() == [2, 1, 0]
