@@ -48,7 +48,7 @@ def summed_rows(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     and a ``reduceat``: ``np.add.at`` is an order of magnitude slower on millions of keys)."""
     if keys.size == 0:
         return keys.astype(np.uint64), counts.reshape(0, *counts.shape[1:]).astype(np.int64)
-    order = np.argsort(keys)  # integer sums: the order among equal keys does not matter
+    order = np.argsort(keys, kind="stable")  # timsort: merges the parts' sorted runs
     keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     total = np.add.reduceat(counts[order].astype(np.int64), starts, axis=0)
@@ -77,18 +77,18 @@ class Counts:
     @classmethod
     def summed(cls, parts: list[tuple[Counts, int]]) -> Counts:
         """Σ sign × counts over ``parts`` ((counts, +1 or -1) pairs)."""
-        syllables: dict[str, np.ndarray] = {}
-        for counts, sign in parts:
-            for syllable, row in zip(counts.syllables, counts.unigrams, strict=True):
-                previous = syllables.get(syllable)
-                syllables[syllable] = sign * row if previous is None else previous + sign * row
-        names = sorted(s for s, row in syllables.items() if row[0] != 0)
-        unigrams = np.array([syllables[s] for s in names], np.int64).reshape(-1, 3)
         if not parts:
             return cls.empty()
+        everyone = itertools.chain.from_iterable(counts.syllables for counts, _ in parts)
+        index = {syllable: i for i, syllable in enumerate(dict.fromkeys(everyone))}
+        total = np.zeros((len(index), 3), np.int64)
+        for counts, sign in parts:
+            rows = np.fromiter(map(index.__getitem__, counts.syllables), np.int64)
+            total[rows] += sign * counts.unigrams  # a part lists each syllable once
+        names = sorted(s for s, i in index.items() if total[i, 0] != 0)
         return cls(
             names,
-            unigrams,
+            total[[index[s] for s in names]].reshape(-1, 3),
             *summed_rows(
                 np.concatenate([c.bigram_keys for c, _ in parts]),
                 np.concatenate([s * c.bigrams for c, s in parts]),
