@@ -37,7 +37,7 @@ from index import build_index
 from index.replica import pull
 from searcher import Searcher
 
-pytestmark = pytest.mark.skipif(
+needs_haproxy = pytest.mark.skipif(
     shutil.which("haproxy") is None or shutil.which("rsync") is None,
     reason="needs Debian's haproxy and rsync (apt-get install haproxy rsync)",
 )
@@ -243,6 +243,48 @@ class Load:
         )
 
 
+SLOW_APP = """\
+import sys, time
+from index.graceful import serve
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    time.sleep(float(environ["QUERY_STRING"] or 0))
+    return [b"x" * 100_000]
+
+serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=2)
+print("drained", flush=True)
+"""
+
+
+def test_sigterm_finishes_the_requests_in_flight_then_refuses_and_exits_0() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SLOW_APP, str(port)], env=ENV, stdout=subprocess.PIPE
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        wait_until_healthy(base.rstrip("/"), server)
+        replies: list[tuple[int, bytes]] = []
+        slow = threading.Thread(target=lambda: replies.append(get(base + "?1.5")))
+        slow.start()
+        time.sleep(0.5)  # the slow request is being processed
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with pytest.raises(ConnectionRefusedError):  # no longer listening…
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        slow.join(30)
+        assert replies == [(200, b"x" * 100_000)]  # …but what it held was answered in full
+        assert server.wait(30) == 0
+        assert server.stdout is not None and server.stdout.read() == b"drained\n"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
 def pull_command(source: Path, replica: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "index.cli", "pull", str(source), "--index", str(replica)],
@@ -254,6 +296,7 @@ def pull_command(source: Path, replica: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
+@needs_haproxy
 def test_planned_restart_and_new_generation_behind_haproxy_fail_no_request(
     cluster: Cluster,
 ) -> None:
@@ -288,6 +331,7 @@ def test_planned_restart_and_new_generation_behind_haproxy_fail_no_request(
         assert (status, answer) == (200, new)
 
 
+@needs_haproxy
 def test_crash_behind_haproxy_fails_only_the_requests_in_flight(cluster: Cluster) -> None:
     with Load(f"http://127.0.0.1:{cluster.front}{SEARCH}") as load:
         time.sleep(1.0)
