@@ -165,15 +165,15 @@ def search_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True)
 def serve_command(index_dir: Path | None, host: str, port: int) -> None:
     """Serve the search page and JSON API (production server: waitress)."""
-    from waitress import serve
-
+    from index.graceful import serve
     from webui import create_app  # the CLI is the one place that wires webui in
 
     index_dir = index_dir or default_index_dir()
     _open_searcher(index_dir).close()
     app = create_app({"BANTIN_INDEX": str(index_dir)})
     click.echo(f"bantin: serving {index_dir} on http://{host}:{port}/", err=True)
-    serve(app, host=host, port=port, threads=8, ident="bantin")
+    serve(app, host=host, port=port, threads=8, ident="bantin")  # SIGTERM: drain, exit 0
+    click.echo("bantin: stopped", err=True)
 
 
 @main.command("crawl")

@@ -36,7 +36,7 @@ from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_f
 from searcher.fastpath.passages import passages_dir, write_passages
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
-from searcher.lm import write_language_model
+from searcher.lm_write import write_language_model
 from searcher.schema import TEXT_FIELDS, folded_name
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
@@ -246,7 +246,7 @@ def prepare_fast_path(generation_path: str | os.PathLike[str]) -> str | None:
 
     The fast path is an accelerator: if its files cannot be written (an unexpected segment
     layout, a full disk), the generation is published without them and served by plain
-    Whoosh. The language model of the suggestions (:mod:`searcher.lm`) is written here too,
+    Whoosh. The language model of the suggestions (:mod:`searcher.lm_write`) is written here too,
     as optional. Returns why a file is missing, or None when all are complete.
     """
     model_failure = write_language_model(generation_path)

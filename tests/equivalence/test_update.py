@@ -20,6 +20,7 @@ import index.documents
 from index import build_index, update_index
 from searcher import Searcher
 from searcher.fastpath import store, weights
+from searcher.lm import LM_DIR
 from searcher.storage import read_current
 
 BASE, NEW, CHANGED, REMOVED = 120, 30, 6, 5
@@ -60,11 +61,25 @@ def results(searcher: Searcher, queries: list[str]) -> list[list[tuple[str, floa
     ]
 
 
+def every_hit(searcher: Searcher, query: str) -> set[str]:
+    """The ids of every document ``query`` matches, page after page (pages are capped)."""
+    found: set[str] = set()
+    page = 1
+    while True:
+        answer = searcher.search(query, page=page, per_page=100)
+        found |= {hit.id for hit in answer.hits}
+        if not answer.hits or len(found) >= answer.total:
+            assert len(found) == answer.total, query
+            return found
+        page += 1
+
+
 def assert_same_results(
     got: list[list[tuple[str, float]]], expected: list[list[tuple[str, float]]]
 ):
     """The same ids in the same order, scores equal to the last bits a float64 sum's order
-    can change (the fast path adds a document's fields in another order than Whoosh)."""
+    can change (the fast path adds a document's fields in another order than Whoosh, and
+    Whoosh in an order its segment's term counts set)."""
     assert [[doc for doc, _ in hits] for hits in got] == [
         [doc for doc, _ in hits] for hits in expected
     ]
@@ -116,7 +131,10 @@ def test_update_hard_links_the_unchanged_files(
         "MAIN_WRITELOCK",
         os.path.join("catalog", "inputs.json"),
     }
-    assert {name for name in written if name in before} <= rewritten
+    # The language model is the sum of per-segment counts: the counts of the segment the
+    # update deleted bulletins from are rewritten without them, and so is the sum.
+    recounted = {name for name in written if Path(name).parts[0] == LM_DIR}
+    assert {name for name in written if name in before} <= rewritten | recounted
     # Shared bytes are a large part of the new generation: the update is small.
     sizes = {name: (second / name).stat().st_size for name in after}
     assert sum(sizes[name] for name in written) < sum(sizes[name] for name in shared)
@@ -140,13 +158,11 @@ def test_update_equals_a_rebuild_and_the_fast_path_equals_whoosh(
         assert_same_results(results(fast, QUERIES), results(plain, QUERIES))
         assert fast.doc_count() == rebuilt.doc_count() == BASE - REMOVED + NEW
         # Whoosh counts the replaced and removed documents in its statistics until their
-        # segment is merged, so scores may differ from a rebuild's in the last digits; what
-        # matches is the same.
+        # segment is merged, so scores differ from a rebuild's and a top page of a query that
+        # matches more than a page may hold other documents at its edge; what matches is the
+        # same, every page of it.
         for query in QUERIES:
-            mine = fast.search(query, per_page=200)
-            theirs = rebuilt.search(query, per_page=200)
-            assert mine.total == theirs.total, query
-            assert {hit.id for hit in mine.hits} == {hit.id for hit in theirs.hits}, query
+            assert every_hit(fast, query) == every_hit(rebuilt, query), query
 
 
 def test_an_update_that_only_adds_equals_a_rebuild_exactly(tmp_path: Path) -> None:
@@ -162,7 +178,10 @@ def test_an_update_that_only_adds_equals_a_rebuild_exactly(tmp_path: Path) -> No
     ):
         expected = results(rebuilt_plain, QUERIES)
         assert_same_results(results(rebuilt, QUERIES), expected)
-        assert results(plain, QUERIES) == expected  # Whoosh on both: the very same scores
+        # Whoosh on both: the same ranking, and the same scores but for the order of the
+        # float64 sum: Whoosh's And and Or build their matcher trees by each clause's size in
+        # the document's own segment, and the update's new bulletins have a segment of theirs.
+        assert_same_results(results(plain, QUERIES), expected)
         assert_same_results(results(fast, QUERIES), expected)
 
 

@@ -511,7 +511,8 @@ def test_any_document_id_is_found_or_a_404(web: Any, doc_id: str) -> None:
     assert response.status_code in (200, 404)
     assert_answer_is_safe(response, doc_id)
     if response.status_code == 200:
-        assert doc_id in {path.stem for path in Path(__file__).resolve().parents[2].glob("corpus/*.txt")}
+        corpus = Path(__file__).resolve().parents[2] / "corpus"
+        assert doc_id in {path.stem for path in corpus.glob("*.txt")}
 
 
 @pytest.mark.parametrize(

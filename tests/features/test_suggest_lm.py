@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,10 @@ import pytest
 
 from index import build_index, update_index
 from searcher import Searcher
-from searcher.analysis import fold
+from searcher.analysis import canonical_syllable, fold
 from searcher.lm import LM_DIR, Counts, LanguageModel
+from searcher.lm_counts import syllable_hash
+from searcher.lm_text import count_texts
 from searcher.plan import highlight_patterns
 from searcher.query import parse_query
 from searcher.restore import meant_patterns
@@ -146,9 +149,69 @@ def test_an_update_gives_the_model_of_a_rebuild(write_jsonl, tmp_path: Path) -> 
 
 
 def test_counts_add_and_subtract_exactly() -> None:
-    first = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp"])
-    second = Counts.of_texts(["hội nghị tổng kết"])
-    both = Counts.of_texts(["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"])
+    first = count_texts(["Hội nghị sơ kết. Phan Văn Giáp"])
+    second = count_texts(["hội nghị tổng kết"])
+    both = count_texts(["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"])
     _assert_same(Counts.summed([(first, 1), (second, 1)]), both)
     _assert_same(Counts.summed([(both, 1), (second, -1)]), first)
     assert both.unigrams[both.syllables.index("hội")].tolist() == [2, 1, 0]
+
+
+def _reference_counts(texts: list[str]) -> dict[str, Counter]:
+    """The counts as the model defines them, one token at a time with Python integers."""
+    mask = (1 << 64) - 1
+    found: dict[str, Counter] = {name: Counter() for name in ("all", "Title", "UPPER", "pairs")}
+    found.update(titled=Counter(), triples=Counter())
+    for text in texts:
+        for piece in re.split(r"[.!?;:\n\"“”()\[\]…–—\-]+", text):
+            words = re.findall(r"[^\W\d_]+", piece)
+            ids = [canonical_syllable(w) for w in words]
+            hashes = [syllable_hash(s) for s in ids]
+            is_title = [w[0].isupper() and not (len(w) > 1 and w.isupper()) for w in words]
+            for word, syllable in zip(words, ids, strict=True):
+                found["all"][syllable] += 1
+                if len(word) > 1 and word.isupper():
+                    found["UPPER"][syllable] += 1
+                elif word[0].isupper():
+                    found["Title"][syllable] += 1
+            for i in range(len(words) - 1):
+                pair = (hashes[i] * 0x9E3779B97F4A7C15 + hashes[i + 1]) & mask
+                found["pairs"][pair] += 1
+                if is_title[i] and is_title[i + 1]:
+                    found["titled"][pair] += 1
+                if i + 2 < len(words):
+                    found["triples"][(pair * 0x9E3779B97F4A7C15 + hashes[i + 2]) & mask] += 1
+    return found
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [],
+        [""],
+        ["... 2024 –"],
+        ["A"],
+        ["Hội nghị sơ kết. Phan Văn Giáp", "hội nghị tổng kết"],
+        ["HÀ NỘI, 6 tháng: x² y_z 12abc", "Ông Nguyễn Văn Hon (chủ trì) -- hội nghị"],
+        ["Thành phố Sa Đéc cải cách hành chính\n\nSa Đéc", "sa đéc", "THÀNH PHỐ Sa Đéc"],
+        ["hoà hòa Hoà HOÀ", "a b c", "a b", "b c d a b c"],
+    ],
+)
+def test_counting_equals_counting_one_token_at_a_time(texts: list[str]) -> None:
+    counts = count_texts(texts)
+    expected = _reference_counts(texts)
+    assert counts.syllables == sorted(expected["all"])
+    for column, name in enumerate(("all", "Title", "UPPER")):
+        assert dict(zip(counts.syllables, counts.unigrams[:, column].tolist(), strict=True)) == {
+            s: expected[name][s] for s in counts.syllables
+        }
+    assert counts.bigram_keys.tolist() == sorted(expected["pairs"])
+    assert counts.bigrams.tolist() == [
+        [expected["pairs"][k], expected["titled"][k]] for k in sorted(expected["pairs"])
+    ]
+    assert counts.trigram_keys.tolist() == sorted(expected["triples"])
+    assert counts.trigrams.tolist() == [expected["triples"][k] for k in sorted(expected["triples"])]
+    for name in ("unigrams", "bigrams", "trigrams"):
+        assert getattr(counts, name).dtype == np.int64
+    for name in ("bigram_keys", "trigram_keys"):
+        assert getattr(counts, name).dtype == np.uint64

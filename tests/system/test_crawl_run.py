@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import trustme
 from click.testing import CliRunner
+from portal_site import HTML, NO_ARTICLE, PortalSite, hue_portal, liferay_portal
 
 from index.cli import main
 from index.crawl import CrawlConfig, PortalsFileError, crawl, reextract, summary_lines
 from index.crawl.config import parse_portals
-from portal_site import HTML, NO_ARTICLE, PortalSite, hue_portal, liferay_portal
 
 AGENT = "bantin-test/1.0 (+mailto:cntt@example.gov.vn)"
 ARTICLES = 13  # the Liferay portal's 12 listed articles and the one behind a redirect
