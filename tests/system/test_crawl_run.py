@@ -263,7 +263,7 @@ def crawl_command(tmp_path: Path, sadec: PortalSite) -> tuple[list[str], Path]:
     portals = tmp_path / "portals.toml"
     portals.write_text(
         f'user_agent = "{AGENT}"\n[[portal]]\nname = "Sa Đéc"\n'
-        f'start = ["{sadec.url}/tin-tuc"]\nallow = ["/-/"]\ndelay = 0.05\n',
+        f'start = ["{sadec.url}/tin-tuc"]\nallow = ["/-/"]\ndelay = 0.2\n',
         encoding="utf-8",
     )
     sadec.robots = "User-agent: *\nDisallow:\n"
