@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 #: Bump when what the folders hold or mean changes; other versions are ignored.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: photo captions are counted too
 LM_DIR = "lm"
 SEGMENTS = "segments"
 MODEL = "model"

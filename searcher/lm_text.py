@@ -87,6 +87,10 @@ def count_texts(texts: Iterable[str]) -> Counts:
     codes = codes[word]
     ids = syllable_of[codes]
     casing = casing_of[codes]
+    # A capital at the start of a sentence, a caption or a heading says nothing of a name.
+    starts = np.ones(run.size, bool)
+    starts[1:] = run[1:] != run[:-1]
+    casing[starts & (casing == _TITLE)] = _LOWER
     size = len(syllable_ids)
     unigrams = np.stack(
         [

@@ -21,7 +21,8 @@ from searcher.lm_text import count_texts
 
 
 def _bulletin_text(stored: dict) -> str:
-    return f"{stored.get('title', '')}\n{stored.get('body', '')}"
+    """Title, body and photo captions: a caption is text people search for and type."""
+    return f"{stored.get('title', '')}\n{stored.get('body', '')}\n{stored.get('captions') or ''}"
 
 
 def write_language_model(generation_path: str | os.PathLike[str]) -> str | None:
