@@ -122,7 +122,11 @@ def query_patches(system: System) -> list[Any]:
     # Snippets and title highlights do not change the ranking; skipping them only saves time.
     no_snippets = [
         mock.patch(f"searcher.execution.{name}", lambda *_args, **_kwargs: "")
-        for name in ("snippet", "highlight", "snippet_fast", "highlight_fast")
+        for name in ("snippet", "highlight")
+    ] + [
+        mock.patch(
+            "searcher.execution.page_marks", lambda _p, docnums, *_: [("", "")] * len(docnums)
+        )
     ]
     specific = {
         "no_tone": [mock.patch("searcher.analysis.canonical_syllable", _lower_only)],
