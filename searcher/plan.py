@@ -3,9 +3,10 @@
 One place answers "how do typed words become Whoosh clauses?": each unit matches any of its
 alternatives in the folded fields (and, for an accented query, the accented fields too); groups
 are required together, or any of them when nothing matches all; adjacent syllables the index
-holds as compound words, and adjacent words standing side by side, add optional boosts;
-excluded units are subtracted. ``PlanOptions`` names the choices the relevance benchmark
-switches off (its ablations) instead of patching.
+holds as compound words, adjacent words standing side by side, and a run of typed words
+standing whole in a title add optional boosts; excluded units are subtracted.
+``PlanOptions`` names the choices the relevance benchmark switches off (its ablations) instead
+of patching.
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ class PlanOptions:
     #: Boost of the optional phrase clause of each pair of adjacent query words (0: none): a
     #: bulletin holding them side by side and in order ranks above one that scatters them.
     proximity: float = 1.0
+    #: Factors on ``proximity`` for the pairs of a query matched any word (more than
+    #: ``any_word_above`` units), in the title and in the other fields: a question sharing a
+    #: phrase or two with an article's short title says little about the answer, its words
+    #: side by side in the article's text say more (ALQAC: docs/relevance.md).
+    any_word_title_proximity: float = 0.0
+    any_word_text_proximity: float = 2.0
+    #: Boost of the optional phrase clause, in the title, of each run of three or more words
+    #: typed side by side (0: none): a fragment of a title, or the whole title, ranks its
+    #: bulletin above those holding most of its pairs apart.
+    title_run: float = 2.0
 
 
 #: The product's plan.
@@ -61,8 +72,7 @@ class QueryPlan:
 
     def required(self) -> wq.Query:
         """Every group must match (a group: any of its units)."""
-        limit = self.options.any_word_above
-        if limit and len(self.parsed.groups) > limit:
+        if self.any_word():
             return self.loose()
         return wq.And([self._group(group) for group in self.parsed.groups])
 
@@ -82,8 +92,14 @@ class QueryPlan:
         return query
 
     def boosts(self, known: TermLookup) -> list[wq.Query]:
-        """Every optional clause: compound words, then the proximity of adjacent words."""
-        return self.compound_boosts(known) + self.proximity_boosts(known)
+        """Every optional clause: compound words, the proximity of adjacent words, the runs of
+        words standing whole in a title."""
+        return self.compound_boosts(known) + self.proximity_boosts(known) + self.run_boosts(known)
+
+    def any_word(self) -> bool:
+        """Whether the query is long enough to match any of its units from the start."""
+        limit = self.options.any_word_above
+        return bool(limit) and len(self.parsed.groups) > limit
 
     def compound_boosts(self, known: TermLookup) -> list[wq.Query]:
         """Optional terms for adjacent query syllables that the index holds as compound words.
@@ -117,11 +133,23 @@ class QueryPlan:
         ``pf2``): each adds ``proximity`` times the pair's term scores where the two stand side
         by side. An accented query's pairs are matched as typed, in the accented fields; an
         unaccented one's in the folded fields. Pairs inside an acronym's expansion are left
-        out: "ủy ban nhân dân" must not outrank "UBND" for the same query.
+        out: "ủy ban nhân dân" must not outrank "UBND" for the same query. A query matched any
+        word weighs its pairs by ``any_word_title_proximity`` / ``any_word_text_proximity``.
         """
-        boost = self.options.proximity
-        if boost <= 0:
+        options = self.options
+        if options.proximity <= 0:
             return []
+        boosts = dict.fromkeys(TEXT_FIELDS, options.proximity)
+        if self.any_word():
+            boosts = {
+                name: options.proximity
+                * (
+                    options.any_word_title_proximity
+                    if name == "title"
+                    else options.any_word_text_proximity
+                )
+                for name in TEXT_FIELDS
+            }
         parsed = self.parsed
         expansions = {
             pair
@@ -135,17 +163,61 @@ class QueryPlan:
         for words in dict.fromkeys(parsed.compound_candidates):
             if len(words) != 2 or words in expansions:
                 continue
-            for name in TEXT_FIELDS:
+            for name, boost in boosts.items():
                 field = name if accented else folded_name(name)
                 pair = list(words) if accented else [fold(w) for w in words]
-                if all(known(field, w) for w in pair):
+                if boost > 0 and all(known(field, w) for w in pair):
                     clauses.append(wq.Phrase(field, pair, boost=boost))
+        return clauses
+
+    def run_boosts(self, known: TermLookup) -> list[wq.Query]:
+        """An optional phrase clause, in the title, of each run of three or more words typed
+        side by side (boost ``title_run``): where the title holds the run whole, it adds
+        ``title_run`` times the run's term scores. Matched as typed for an accented query,
+        folded otherwise, like the pairs."""
+        boost = self.options.title_run
+        if boost <= 0:
+            return []
+        accented = self.parsed.accented or not self.options.folding
+        field = "title" if accented else folded_name("title")
+        swaps = {
+            tuple(fold(w) for w in words): other
+            for unit in self.parsed.positive_units()
+            for words, other in zip(unit.alternatives, unit.alternatives[::-1], strict=True)
+            if len(unit.alternatives) == 2
+        }
+        clauses: list[wq.Query] = []
+        for run in self.parsed.runs:
+            for form in dict.fromkeys([run, _swap_acronyms(run, swaps)]):
+                words = list(form) if accented else [fold(w) for w in form]
+                if len(words) >= 3 and all(known(field, w) for w in words):
+                    clauses.append(wq.Phrase(field, words, boost=boost))
         return clauses
 
     def _group(self, group: tuple[Unit, ...], options: PlanOptions | None = None) -> wq.Query:
         options = options or self.options
         queries = [unit_query(unit, self.parsed.accented, options) for unit in group]
         return queries[0] if len(queries) == 1 else wq.Or(queries)
+
+
+def _swap_acronyms(
+    run: tuple[str, ...], swaps: dict[tuple[str, ...], tuple[str, ...]]
+) -> tuple[str, ...]:
+    """``run`` with each acronym or expansion in it replaced by its other form ("ủy ban nhân
+    dân tỉnh" → "ubnd tỉnh"): a title may write the other form, and the pairs inside an
+    expansion are not scored, so the run is its only phrase signal."""
+    out: list[str] = []
+    i = 0
+    while i < len(run):
+        for n in sorted({len(k) for k in swaps}, reverse=True):
+            if tuple(fold(w) for w in run[i : i + n]) in swaps:
+                out.extend(swaps[tuple(fold(w) for w in run[i : i + n])])
+                i += n
+                break
+        else:
+            out.append(run[i])
+            i += 1
+    return tuple(out)
 
 
 def unit_query(unit: Unit, accented: bool, options: PlanOptions = PRODUCT_PLAN) -> wq.Query:

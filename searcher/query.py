@@ -66,6 +66,8 @@ class ParsedQuery:
     compound_candidates: tuple[tuple[str, ...], ...]
     accented: bool
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: Runs of two or more bare words typed side by side (the whole-phrase clauses).
+    runs: tuple[tuple[str, ...], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -207,6 +209,7 @@ def parse_query(text: str) -> ParsedQuery:
         compound_candidates=candidates,
         accented=accented,
         warnings=tuple(warnings),
+        runs=tuple(tuple(run) for run in bare_runs if len(run) > 1),
     )
 
 

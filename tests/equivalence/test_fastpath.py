@@ -24,6 +24,7 @@ from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippe
 from searcher.generation import term_counts
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.plan import PRODUCT_PLAN, PlanOptions
+from searcher.query import parse_query
 from searcher.schema import TEXT_FIELDS
 from searcher.storage import read_current
 
@@ -290,7 +291,6 @@ def pruning_pair(synthetic_index: Path) -> Iterator[tuple[Searcher, Searcher]]:
 def _compiled_query(searcher: Searcher, text: str, plan: PlanOptions = PRODUCT_PLAN) -> Any:
     """The Whoosh query a search for ``text`` runs (all words required)."""
     from searcher.execution import Execution
-    from searcher.query import parse_query
 
     opened = searcher._current()
     execution = Execution(opened, parse_query(text), None, plan)
@@ -334,6 +334,38 @@ def test_proximity_clauses_fast_and_plain_agree(synthetic_index: Path, proximity
                 got = fast.search(text, page=page, per_page=per_page).to_dict()
                 assert (got["total"], got["facets"]) == (expected["total"], expected["facets"])
                 assert_same_hits(got["hits"], expected["hits"], f"{text!r} page {page}")
+
+
+#: A run of three or more words (a phrase clause in the title) and long questions (pairs in
+#: the body and captions only, boosted twice): the fast path scores them as plain Whoosh does.
+RUN_QUERIES = [
+    "cải cách hành chính",
+    "cai cach hanh chinh",
+    "hội nghị tập huấn nông thôn mới",
+    "người dân các xã hội nghị tập huấn cải cách hành chính và an toàn giao thông ở nông thôn mới"
+    " của huyện",
+    "nguoi dan cac xa hoi nghi tap huan cai cach hanh chinh va an toan giao thong o nong thon moi"
+    " cua huyen",
+]
+
+
+def test_title_runs_and_long_questions_fast_and_plain_agree(synthetic_index: Path) -> None:
+    text_boost = PRODUCT_PLAN.proximity * PRODUCT_PLAN.any_word_text_proximity
+    with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+        opened = fast._current().fast
+        assert opened is not None
+        for text in RUN_QUERIES:
+            node = opened.compile(_compiled_query(fast, text))
+            phrases = [n for n in _nodes(node) if n.kind == "phrase"]
+            in_title = [n for n in phrases if n.field.startswith("title")]
+            if len(parse_query(text).groups) > PRODUCT_PLAN.any_word_above:
+                assert any(n.boost == text_boost for n in phrases), text
+                assert all(len(n.words) > 2 for n in in_title), text  # no title pairs
+            else:
+                assert any(len(n.words) >= 3 for n in in_title), text
+        assert_same_answers(fast, plain, RUN_QUERIES)
+        opened.prune_above = 0
+        assert_same_answers(fast, plain, RUN_QUERIES)
 
 
 def _nodes(node: Node) -> Iterator[Node]:

@@ -15,8 +15,9 @@ from searcher.fastpath.compiled import Node, compile_query
 from searcher.plan import PRODUCT_PLAN, PlanOptions, QueryPlan, leaf_terms
 from searcher.query import parse_query
 
-#: Without compound boosts, so that only proximity tells the two bulletins apart.
-WITHOUT_COMPOUNDS = PlanOptions(compound_boosts=False, proximity=0)
+#: Without compound boosts, so that only proximity (pairs, and a run whole in a title) tells
+#: the two bulletins apart.
+WITHOUT_COMPOUNDS = PlanOptions(compound_boosts=False, proximity=0, title_run=0)
 PROXIMITY_ONLY = PlanOptions(compound_boosts=False)
 
 FILLER = "Các đơn vị báo cáo kết quả về văn phòng trước cuối tháng."
@@ -115,6 +116,69 @@ def test_proximity_clauses_are_boosted_phrases_of_adjacent_words() -> None:
     assert QueryPlan(parse_query("ký kết"), PlanOptions(proximity=0)).proximity_boosts(known) == []
 
 
+def test_a_run_of_three_or_more_typed_words_is_a_phrase_clause_in_the_title() -> None:
+    known = lambda field, term: True  # noqa: E731
+    boost = PRODUCT_PLAN.title_run
+    runs = QueryPlan(parse_query("ký kết thực hiện"), PRODUCT_PLAN).run_boosts(known)
+    assert [(q.fieldname, tuple(q.words), q.boost) for q in runs] == [
+        ("title", ("ký", "kết", "thực", "hiện"), boost)
+    ]
+    folded = QueryPlan(parse_query("ky ket thuc"), PRODUCT_PLAN).run_boosts(known)
+    assert [(q.fieldname, tuple(q.words)) for q in folded] == [
+        ("title_folded", ("ky", "ket", "thuc"))
+    ]
+    # OR, quotes and exclusions end a run; a run of two is left to the pairs.
+    split = QueryPlan(parse_query('ký kết OR thực hiện nhiệm "vụ"'), PRODUCT_PLAN)
+    assert [tuple(q.words) for q in split.run_boosts(known)] == [("thực", "hiện", "nhiệm")]
+    assert QueryPlan(parse_query("ký kết"), PRODUCT_PLAN).run_boosts(known) == []
+    off = QueryPlan(parse_query("ký kết thực"), PlanOptions(title_run=0))
+    assert off.run_boosts(known) == []
+    assert QueryPlan(parse_query("ký kết thực"), PRODUCT_PLAN).run_boosts(lambda f, t: False) == []
+
+
+@pytest.mark.parametrize("query", ["Ủy ban nhân dân tỉnh họp", "UBND tỉnh họp"])
+def test_a_run_holding_an_acronym_is_also_tried_in_its_other_form(query: str) -> None:
+    """A title may write "UBND" where the query spells it out, or the other way round; the
+    pairs inside an expansion are not scored, so the run is the only phrase signal there."""
+    runs = QueryPlan(parse_query(query), PRODUCT_PLAN).run_boosts(lambda field, term: True)
+    assert {tuple(q.words) for q in runs} == {
+        ("ủy", "ban", "nhân", "dân", "tỉnh", "họp"),
+        ("ubnd", "tỉnh", "họp"),
+    }
+
+
+#: Two titles: the run "giải quyết khiếu nại" whole in a long title, and only its pairs in a
+#: short one (which ranks first on the words and pairs alone, the short title weighing more).
+RUN_BULLETINS = [
+    {
+        "id": "whole",
+        "title": "Huyện chỉ đạo các xã giải quyết khiếu nại của người dân vùng sâu",
+        "body": FILLER,
+    },
+    {"id": "pairs", "title": "Giải quyết khiếu, khiếu nại", "body": FILLER},
+]
+
+
+@pytest.fixture(scope="module")
+def run_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("runs")
+    source = folder / "bulletins.jsonl"
+    source.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RUN_BULLETINS), encoding="utf-8"
+    )
+    build_index([source], folder / "ix")
+    return folder / "ix"
+
+
+@pytest.mark.parametrize("query", ["giải quyết khiếu nại", "giai quyet khieu nai"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_fragment_standing_whole_in_a_long_title_ranks_above_its_pairs_apart(
+    run_index: Path, query: str, fast: bool
+) -> None:
+    assert ranked(run_index, query, PlanOptions(title_run=0), fast)[0] == "pairs"
+    assert ranked(run_index, query, PRODUCT_PLAN, fast)[0] == "whole"
+
+
 def test_the_fast_path_compiles_boosted_phrases() -> None:
     phrase = wq.Phrase("body", ["ký", "kết"], boost=0.5)
     node = compile_query(wq.Or([phrase, wq.Term("body", "ký")]))
@@ -167,6 +231,20 @@ def test_a_long_question_matches_any_of_its_words(proximity_index: Path) -> None
     assert results.total == len(BULLETINS)
     with Searcher(proximity_index, plan=PlanOptions(any_word_above=0)) as strict:
         assert strict.search(QUESTION).partial  # (the all-words rule, then its fallback)
+
+
+def test_a_long_questions_pairs_are_weighed_in_the_text_not_the_title() -> None:
+    """A question sharing a phrase with an article's short title says little; its words side
+    by side in the article's text say more: no title pairs, the others boosted."""
+    known = lambda field, term: True  # noqa: E731
+    pairs = QueryPlan(parse_query(QUESTION), PRODUCT_PLAN).proximity_boosts(known)
+    assert {q.fieldname for q in pairs} == {"body", "captions"}
+    expected = PRODUCT_PLAN.proximity * PRODUCT_PLAN.any_word_text_proximity
+    assert {q.boost for q in pairs} == {expected}
+    flat = PlanOptions(any_word_title_proximity=1, any_word_text_proximity=1)
+    same = QueryPlan(parse_query(QUESTION), flat).proximity_boosts(known)
+    assert {q.fieldname for q in same} == {"title", "body", "captions"}
+    assert {q.boost for q in same} == {PRODUCT_PLAN.proximity}
 
 
 def test_any_word_matching_of_an_accented_query_skips_the_folded_fields() -> None:
