@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from itertools import pairwise, product
 
 from whoosh import query as wq
 
@@ -188,7 +188,7 @@ class QueryPlan:
         }
         clauses: list[wq.Query] = []
         for run in self.parsed.runs:
-            for form in dict.fromkeys([run, _swap_acronyms(run, swaps)]):
+            for form in dict.fromkeys(_acronym_forms(run, swaps)):
                 words = list(form) if accented else [fold(w) for w in form]
                 if len(words) >= 3 and all(known(field, w) for w in words):
                     clauses.append(wq.Phrase(field, words, boost=boost))
@@ -200,24 +200,37 @@ class QueryPlan:
         return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
-def _swap_acronyms(
+def _acronym_forms(
     run: tuple[str, ...], swaps: dict[tuple[str, ...], tuple[str, ...]]
-) -> tuple[str, ...]:
-    """``run`` with each acronym or expansion in it replaced by its other form ("ủy ban nhân
-    dân tỉnh" → "ubnd tỉnh"): a title may write the other form, and the pairs inside an
-    expansion are not scored, so the run is its only phrase signal."""
-    out: list[str] = []
+) -> list[tuple[str, ...]]:
+    """``run`` with any of the acronyms or expansions in it written in their other form
+    ("ủy ban nhân dân tỉnh" → "ubnd tỉnh"): a title may write either, and the pairs inside an
+    expansion are not scored, so the run is its only phrase signal. Every combination for up
+    to three of them ("thành phố HCM" is also "TP HCM" and "thành phố Hồ Chí Minh"), else
+    the run as typed and with all swapped."""
+    lengths = sorted({len(k) for k in swaps}, reverse=True)  # the longest match first
+    spans: list[tuple[int, int]] = []
     i = 0
     while i < len(run):
-        for n in sorted({len(k) for k in swaps}, reverse=True):
-            if tuple(fold(w) for w in run[i : i + n]) in swaps:
-                out.extend(swaps[tuple(fold(w) for w in run[i : i + n])])
-                i += n
-                break
-        else:
-            out.append(run[i])
-            i += 1
-    return tuple(out)
+        n = next((n for n in lengths if tuple(fold(w) for w in run[i : i + n]) in swaps), 0)
+        if n:
+            spans.append((i, n))
+        i += n or 1
+    if len(spans) <= 3:
+        chosen = list(product((False, True), repeat=len(spans)))
+    else:
+        chosen = [(False,) * len(spans), (True,) * len(spans)]
+    forms: list[tuple[str, ...]] = []
+    for swapped in chosen:
+        words: list[str] = []
+        at = 0
+        for (start, n), swap in zip(spans, swapped, strict=True):
+            words.extend(run[at:start])
+            part = run[start : start + n]
+            words.extend(swaps[tuple(fold(w) for w in part)] if swap else part)
+            at = start + n
+        forms.append(tuple(words + list(run[at:])))
+    return forms
 
 
 def unit_query(unit: Unit, accented: bool, options: PlanOptions = PRODUCT_PLAN) -> wq.Query:

@@ -147,6 +147,17 @@ def test_a_run_holding_an_acronym_is_also_tried_in_its_other_form(query: str) ->
     }
 
 
+def test_each_acronym_of_a_run_is_tried_in_either_form() -> None:
+    """ "TP. HCM" in a title, "thành phố HCM" typed: one acronym swapped, not the other."""
+    plan = QueryPlan(parse_query("Sở cảnh báo ở thành phố HCM"), PRODUCT_PLAN)
+    assert {" ".join(q.words) for q in plan.run_boosts(lambda field, term: True)} == {
+        "sở cảnh báo ở thành phố hcm",
+        "sở cảnh báo ở tp hcm",
+        "sở cảnh báo ở thành phố hồ chí minh",
+        "sở cảnh báo ở tp hồ chí minh",
+    }
+
+
 #: Two titles: the run "giải quyết khiếu nại" whole in a long title, and only its pairs in a
 #: short one (which ranks first on the words and pairs alone, the short title weighing more).
 RUN_BULLETINS = [
