@@ -41,15 +41,19 @@ BULLETINS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def proximity_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("proximity")
+def built(folder: Path, bulletins: list[dict]) -> Path:
+    """An index of ``bulletins`` in ``folder``."""
     source = folder / "bulletins.jsonl"
     source.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in BULLETINS), encoding="utf-8"
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in bulletins), encoding="utf-8"
     )
     build_index([source], folder / "ix")
     return folder / "ix"
+
+
+@pytest.fixture(scope="module")
+def proximity_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return built(tmp_path_factory.mktemp("proximity"), BULLETINS)
 
 
 def ranked(index: Path, query: str, plan: PlanOptions, fast: bool = True) -> list[str]:
@@ -172,13 +176,7 @@ RUN_BULLETINS = [
 
 @pytest.fixture(scope="module")
 def run_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("runs")
-    source = folder / "bulletins.jsonl"
-    source.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RUN_BULLETINS), encoding="utf-8"
-    )
-    build_index([source], folder / "ix")
-    return folder / "ix"
+    return built(tmp_path_factory.mktemp("runs"), RUN_BULLETINS)
 
 
 @pytest.mark.parametrize("query", ["giải quyết khiếu nại", "giai quyet khieu nai"])
