@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +24,7 @@ import numpy as np
 
 from searcher.analysis import fold
 from searcher.lm_counts import LM_DIR, MODEL, Counts, combine, read_meta, syllable_hash
+from searcher.lm_prior import DictionaryPrior, dictionary_prior
 from searcher.suggest import one_edit
 
 __all__ = ["LM_DIR", "Counts", "LanguageModel", "Restoration"]
@@ -50,6 +51,13 @@ EDIT_COST = 7.0
 #: The same for a syllable the index knows: it was probably typed as meant ("chin" may be
 #: "chín"), so only a much likelier reading rewrites it ("hanh chin" → "hành chính").
 EDIT_COST_KNOWN = 12.0
+#: Pseudo-count a pair of syllables inside a dictionary word adds to the index's count of it
+#: (:mod:`searcher.lm_prior`): worth a few occurrences, so it decides where a small index has
+#: seen too little and is outweighed where a large one has seen enough.
+PRIOR_WEIGHT = 16.0
+#: Consecutive candidates (pairs) of a query looked up before the search rather than after
+#: each step's paths: all of a typed query's, not completion's thousands of followers.
+PAIR_TABLE_LIMIT = 256
 #: Completion looks for a next syllable among this many most frequent ones.
 COMPLETION_FOLLOWERS = 3000
 
@@ -66,10 +74,14 @@ class Restoration:
 class LanguageModel:
     """The generation's n-gram model, memory-mapped; tables for decoding built on first use."""
 
-    def __init__(self, counts: Counts, hashes: np.ndarray | None = None) -> None:
+    def __init__(
+        self, counts: Counts, hashes: np.ndarray | None = None, use_prior: bool = True
+    ) -> None:
         self.counts = counts
         self._hashes = hashes
         self.smoothing = SMOOTHING
+        #: Whether the dictionary's pairs (:mod:`searcher.lm_prior`) add to the index's counts.
+        self.use_prior = use_prior
         #: Recent readings: a search restores its query for the suggestion and highlights.
         self._decoded: dict[tuple[tuple[str, ...], bool], Restoration] = {}
         self._choice_cache: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -101,6 +113,10 @@ class LanguageModel:
         if hashes is None or hashes.size != len(syllables):
             hashes = np.array([syllable_hash(s) for s in syllables], dtype=np.uint64)
         return ids, forms, hashes
+
+    @cached_property
+    def _prior(self) -> DictionaryPrior | None:
+        return dictionary_prior() if self.use_prior else None
 
     @cached_property
     def _folded_sorted(self) -> list[str]:
@@ -165,7 +181,7 @@ class LanguageModel:
         return restoration
 
     def _decode(self, words: list[str], correct: bool) -> Restoration:
-        beam = self._search(words, correct)
+        beam = self._search(words, correct, self._attested(words) if correct else ())
         best_score, best = beam[0]
         confident = True
         for position in range(len(words)):
@@ -176,58 +192,104 @@ class LanguageModel:
         return Restoration(self._surfaces(best, words), confident)
 
     def _search(
-        self, words: list[str], correct: bool, choices: dict[int, list[int]] | None = None
+        self,
+        words: list[str],
+        correct: bool,
+        kept: Collection[int] = (),
+        choices: dict[int, list[int]] | None = None,
     ) -> list[tuple[float, list[int]]]:
         """The final beam: (log probability, syllable ids; -1 for a word kept as typed),
-        best first, no two paths ending in the same two syllables. ``choices`` replaces the
-        syllables tried at some positions (completion)."""
+        best first, no two paths ending in the same two syllables. ``correct`` tries one-edit
+        corrections except at the positions ``kept``; ``choices`` replaces the syllables
+        tried at some positions (completion)."""
         _, _, hashes = self._tables
         counts = self.counts
-        bigram_keys, bigram_counts = counts.bigram_keys, counts.bigrams[:, 0]
         log_backoff = math.log(BACKOFF)
-        scores = np.zeros(1)
-        paths = np.zeros((1, 0), np.int64)
-        # Each path's last pair: its key and count (the next step's trigram context).
-        last_pair = np.zeros(1, np.uint64)
-        last_count = np.zeros(1, np.int64)
+        steps = []
         for position, word in enumerate(words):
             if choices and position in choices:
                 ids = np.array(choices[position], np.int64)
                 base = np.log(counts.unigrams[ids, 0] + 0.1) - math.log(self.total + 1.0)
-                h, line = hashes[ids], base + 2 * log_backoff
+                steps.append((ids, hashes[ids], base + 2 * log_backoff))
             else:
-                ids, h, line = self._choices(word, correct)
+                steps.append(self._choices(word, correct and position not in kept))
+        # Every pair of consecutive candidates, looked up at once where there are few (a typed
+        # query); completion's thousands of followers are looked up after the beam's paths.
+        whole = [
+            i
+            for i in range(1, len(steps))
+            if steps[i - 1][0].size * steps[i][0].size <= PAIR_TABLE_LIMIT
+        ]
+        tables = dict(
+            zip(whole, self._pairs([(steps[i - 1], steps[i]) for i in whole]), strict=True)
+        )
+        scores = np.zeros(1)
+        paths = np.zeros((1, 0), np.int64)
+        # Each path's last column (its syllable's place among the previous candidates), and
+        # its last pair's key and count (the next step's trigram context).
+        columns = np.zeros(1, np.int64)
+        last_pair = np.zeros(1, np.uint64)
+        last_count = np.zeros(1, np.int64)
+        for position, (ids, h, line) in enumerate(steps):
             logp = line[None, :]
             if position:
+                if position in tables:
+                    pair, seen, c2 = (table[columns] for table in tables[position])
+                else:
+                    previous = steps[position - 1]
+                    ((pair, seen, c2),) = self._pairs(
+                        [((previous[0][columns], previous[1][columns], None), (ids, h, line))]
+                    )
                 prev = paths[:, -1]
-                prev_hash = hashes[np.maximum(prev, 0)]
-                pair = combine(prev_hash[:, None], h)
-                c2 = self._lookup(pair, bigram_keys, bigram_counts)
-                c2[prev < 0] = 0
-                c2[:, ids < 0] = 0
                 c1 = np.maximum(counts.unigrams[np.maximum(prev, 0), 0], 1)[:, None]
                 c3 = c_ctx = None
                 if position > 1:
                     c_ctx = last_count
-                    if c_ctx.any():
+                    need = (seen > 0) & (c_ctx > 0)[:, None]  # a triple seen needs both
+                    if need.any():
                         triple = combine(last_pair[:, None], h)
-                        c3 = self._lookup(triple, counts.trigram_keys, counts.trigrams)
-                        c3[c2 == 0] = 0
+                        c3 = np.zeros(need.shape, np.int64)
+                        c3[need] = self._lookup(triple[need], counts.trigram_keys, counts.trigrams)
                 if self.smoothing == "interpolated":
                     logp = _interpolated(line - 2 * log_backoff, c1, c2, c_ctx, c3)
                 else:
-                    bigram = np.log(np.maximum(c2, 1) / c1) + log_backoff
+                    bigram = np.log(np.maximum(c2, 1e-9) / c1) + log_backoff
                     logp = np.where(c2 > 0, bigram, logp)
                     if c3 is not None and c_ctx is not None:
                         trigram = np.log(np.maximum(c3, 1) / np.maximum(c_ctx, 1)[:, None])
                         logp = np.where(c3 > 0, trigram, logp)
             total = scores[:, None] + logp
-            rows, columns = _prune(paths, ids, total)
-            scores = total[rows, columns]
-            paths = np.concatenate([paths[rows], ids[columns][:, None]], axis=1)
+            rows, chosen = _prune(columns, steps[position - 1][0].size if position else 1, total)
+            scores = total[rows, chosen]
+            paths = np.concatenate([paths[rows], ids[chosen][:, None]], axis=1)
             if position:
-                last_pair, last_count = pair[rows, columns], c2[rows, columns]
+                last_pair, last_count = pair[rows, chosen], seen[rows, chosen]
+            columns = chosen
         return [(float(score), path) for score, path in zip(scores, paths.tolist(), strict=True)]
+
+    def _pairs(
+        self, blocks: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For each block of (left, right) candidates (ids and hashes first), the left × right
+        matrices of pair keys, the index's counts of the pairs, and those counts with the
+        dictionary's pseudo-counts added: one lookup for all the blocks."""
+        keys = [combine(left[1][:, None], right[1][None, :]) for left, right in blocks]
+        if not keys:
+            return []
+        flat = np.concatenate([k.reshape(-1) for k in keys])
+        seen = self._lookup(flat, self.counts.bigram_keys, self.counts.bigrams[:, 0])
+        added = seen.astype(float)
+        if self._prior is not None:  # the dictionary's pairs: pseudo-counts
+            added += PRIOR_WEIGHT * self._prior.contains(flat)
+        found = []
+        start = 0
+        for key, (left, right) in zip(keys, blocks, strict=True):
+            stop = start + key.size
+            unknown = (left[0] < 0)[:, None] | (right[0] < 0)[None, :]
+            own = np.where(unknown, 0, seen[start:stop].reshape(key.shape))
+            found.append((key, own, np.where(unknown, 0.0, added[start:stop].reshape(key.shape))))
+            start = stop
+        return found
 
     def _surfaces(self, path: list[int], words: list[str]) -> list[str]:
         """Each syllable of ``path`` as the bulletins write it: Capitalised when a pair it forms
@@ -265,6 +327,20 @@ class LanguageModel:
     def restore(self, words: list[str]) -> list[str]:
         return self.decode(words).words
 
+    def _attested(self, words: list[str]) -> set[int]:
+        """Positions whose syllable, as restored without corrections, forms a pair with a
+        neighbour that the bulletins hold: typed as meant, so a correction leaves them. A held
+        out title is never matched whole, and a frequent look-alike phrase would otherwise
+        rewrite it ("cháy tàu lặn Nga" → "cháy tại căn nhà")."""
+        _, _, hashes = self._tables
+        ids = np.array(self._search(words, False)[0][1], np.int64)
+        if ids.size < 2:
+            return set()
+        pair = combine(hashes[np.maximum(ids[:-1], 0)], hashes[np.maximum(ids[1:], 0)])
+        seen = self._lookup(pair, self.counts.bigram_keys, self.counts.bigrams[:, 0]) > 0
+        seen &= (ids[:-1] >= 0) & (ids[1:] >= 0)
+        return set(np.flatnonzero(seen).tolist()) | set((np.flatnonzero(seen) + 1).tolist())
+
     def correct(self, folded_words: list[str]) -> list[str] | None:
         """Folded words with misspellings fixed by one edit each, or None when nothing better."""
         corrected = [fold(w) for w in self.decode(folded_words, correct=True).words]
@@ -291,7 +367,7 @@ class LanguageModel:
         if not candidates:
             return []
         following = {len(words) - 1: candidates, len(words): self._frequent.tolist()}
-        beam = self._search([*words, ""], False, following)
+        beam = self._search([*words, ""], False, choices=following)
         results: list[str] = []
         for _, path in beam:
             phrase = self._surfaces(path, [*words, ""])
@@ -305,26 +381,24 @@ class LanguageModel:
         return np.argsort(-totals, kind="stable")[:COMPLETION_FOLLOWERS]
 
 
-def _prune(paths: np.ndarray, ids: np.ndarray, total: np.ndarray) -> tuple[list[int], list[int]]:
-    """The best :data:`BEAM` extensions of ``paths`` (scores ``total``, paths × ``ids``), one
-    per final pair of syllables, best first: their rows (paths) and columns (syllables)."""
-    order = _best_first(-total.reshape(-1))
-    last = paths[:, -1].tolist() if paths.shape[1] else [-1] * paths.shape[0]
-    options = ids.tolist()
-    states: set[tuple[int, int]] = set()
-    rows: list[int] = []
-    columns: list[int] = []
-    for index in order:
-        row, column = divmod(index, len(options))
-        state = (last[row], options[column])
-        if state in states:
-            continue  # a better path already ends in the same two syllables
-        states.add(state)
-        rows.append(row)
-        columns.append(column)
-        if len(rows) == BEAM:
-            break
-    return rows, columns
+def _prune(groups: np.ndarray, size: int, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best :data:`BEAM` extensions of the paths (scores ``total``: paths × next
+    syllables; ``groups``: each path's last syllable, a number below ``size``), one per final
+    pair of syllables, best first: their rows (paths) and columns (syllables). Array work
+    only: a title is ~15 steps."""
+    best = np.full((size, total.shape[1]), -np.inf)
+    np.maximum.at(best, groups, total)  # the best path of each state
+    flat = best.reshape(-1)
+    chosen = np.flatnonzero(flat > -np.inf)
+    if chosen.size > BEAM:  # every state scoring at least the BEAM-th best (ties included)
+        chosen = np.flatnonzero(flat >= -np.partition(-flat, BEAM - 1)[BEAM - 1])
+    group, columns = np.divmod(chosen, total.shape[1])
+    # Each state's path: the first (lowest row) of its group with the state's best score.
+    owners = np.where(groups[:, None] == group[None, :], total[:, columns], -np.inf)
+    rows = owners.argmax(axis=0)
+    # Best first; among equal scores, the extension met first in row-major order.
+    order = np.lexsort((rows * total.shape[1] + columns, -flat[chosen]))[:BEAM]
+    return rows[order], columns[order]
 
 
 def _interpolated(
@@ -345,17 +419,3 @@ def _interpolated(
     with_context = MIX[2] * trigram + MIX[1] * bigram + MIX[0] * np.exp(unigram)
     without = (1 - MIX[0]) * bigram + MIX[0] * np.exp(unigram)
     return np.log(np.where(seen, with_context, without))
-
-
-def _best_first(costs: np.ndarray) -> Iterator[int]:
-    """Indices of ``costs``, lowest first: the few a beam needs are sorted alone, the rest
-    only when those end in repeated states."""
-    few = 4 * BEAM
-    if costs.size <= few:
-        yield from np.argsort(costs, kind="stable").tolist()
-        return
-    head = np.argpartition(costs, few)[:few]
-    head = head[np.argsort(costs[head], kind="stable")].tolist()
-    yield from head
-    taken = set(head)
-    yield from (i for i in np.argsort(costs, kind="stable").tolist() if i not in taken)
