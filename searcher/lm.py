@@ -223,11 +223,12 @@ class LanguageModel:
         tables = dict(
             zip(whole, self._pairs([(steps[i - 1], steps[i]) for i in whole]), strict=True)
         )
+        triples = self._triples(tables, steps)
         scores = np.zeros(1)
         paths = np.zeros((1, 0), np.int64)
-        # Each path's last column (its syllable's place among the previous candidates), and
+        # Each path's last two columns (its syllables' places among their candidates), and
         # its last pair's key and count (the next step's trigram context).
-        columns = np.zeros(1, np.int64)
+        columns = older = np.zeros(1, np.int64)
         last_pair = np.zeros(1, np.uint64)
         last_count = np.zeros(1, np.int64)
         for position, (ids, h, line) in enumerate(steps):
@@ -246,7 +247,9 @@ class LanguageModel:
                 if position > 1:
                     c_ctx = last_count
                     need = (seen > 0) & (c_ctx > 0)[:, None]  # a triple seen needs both
-                    if need.any():
+                    if position in triples:
+                        c3 = triples[position][older, columns]
+                    elif need.any():
                         triple = combine(last_pair[:, None], h)
                         c3 = np.zeros(need.shape, np.int64)
                         c3[need] = self._lookup(triple[need], counts.trigram_keys, counts.trigrams)
@@ -264,8 +267,33 @@ class LanguageModel:
             paths = np.concatenate([paths[rows], ids[chosen][:, None]], axis=1)
             if position:
                 last_pair, last_count = pair[rows, chosen], seen[rows, chosen]
-            columns = chosen
+            columns, older = chosen, columns[rows]
         return [(float(score), path) for score, path in zip(scores, paths.tolist(), strict=True)]
+
+    def _triples(
+        self, tables: dict[int, tuple[np.ndarray, ...]], steps: list[tuple[np.ndarray, ...]]
+    ) -> dict[int, np.ndarray]:
+        """For each position whose two pairs are in ``tables``, the counts of the triples of
+        its candidates (before-last × last × this), looked up at once: only triples whose two
+        pairs were both seen can have been."""
+        wanted = [i for i in range(2, len(steps)) if i in tables and i - 1 in tables]
+        keys, places = [], []
+        for i in wanted:
+            first, second = tables[i - 1][1] > 0, tables[i][1] > 0
+            a, b, c = np.nonzero(first[:, :, None] & second[None, :, :])
+            keys.append(combine(tables[i - 1][0][a, b], steps[i][1][c]))
+            places.append((a, b, c))
+        if not wanted:
+            return {}
+        found = self._lookup(np.concatenate(keys), self.counts.trigram_keys, self.counts.trigrams)
+        dense = {}
+        start = 0
+        for i, (a, b, c) in zip(wanted, places, strict=True):
+            shape = (steps[i - 2][0].size, steps[i - 1][0].size, steps[i][0].size)
+            dense[i] = np.zeros(shape, np.int64)
+            dense[i][a, b, c] = found[start : start + a.size]
+            start += a.size
+        return dense
 
     def _pairs(
         self, blocks: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]
