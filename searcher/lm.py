@@ -55,9 +55,7 @@ EDIT_COST_KNOWN = 12.0
 #: (:mod:`searcher.lm_prior`): worth a few occurrences, so it decides where a small index has
 #: seen too little and is outweighed where a large one has seen enough.
 PRIOR_WEIGHT = 16.0
-#: Consecutive candidates (pairs) of a query looked up before the search rather than after
-#: each step's paths: all of a typed query's, not completion's thousands of followers.
-PAIR_TABLE_LIMIT = 256
+SORTED_LOOKUP = 256
 #: Completion looks for a next syllable among this many most frequent ones.
 COMPLETION_FOLLOWERS = 3000
 
@@ -129,7 +127,13 @@ class LanguageModel:
         """The value of each key in the sorted ``table`` (0 for absent keys)."""
         if table.size == 0:
             return np.zeros(keys.shape, np.int64)
-        where = np.searchsorted(table, keys)
+        if keys.size > SORTED_LOOKUP:
+            order = np.argsort(keys, axis=None)
+            where = np.empty(keys.size, np.int64)
+            where[order] = np.searchsorted(table, keys.reshape(-1)[order])
+            where = where.reshape(keys.shape)
+        else:
+            where = np.searchsorted(table, keys)
         return np.where(table.take(where, mode="clip") == keys, values.take(where, mode="clip"), 0)
 
     def _choices(self, word: str, correct: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -181,6 +185,10 @@ class LanguageModel:
         return restoration
 
     def _decode(self, words: list[str], correct: bool) -> Restoration:
+        if not correct and self.smoothing == "backoff":
+            best, margins = self._viterbi([self._choices(word, False) for word in words])
+            confident = bool((margins >= CONFIDENT_MARGIN).all())
+            return Restoration(self._surfaces(best, words), confident)
         beam = self._search(words, correct, self._attested(words) if correct else ())
         best_score, best = beam[0]
         confident = True
@@ -190,6 +198,59 @@ class LanguageModel:
                 confident = False
                 break
         return Restoration(self._surfaces(best, words), confident)
+
+    def _viterbi(self, steps: list[tuple[np.ndarray, ...]]) -> tuple[list[int], np.ndarray]:
+        """The likeliest path over the candidates of each position (ids, hashes, unigram
+        scores, as :meth:`_choices` gives them) under the same trigram model as the beam, found
+        exactly: states are pairs of candidates, every table is looked up once for the whole
+        query, and each step is three array operations. Returns the path's syllable ids and,
+        per position, how far the best path that reads it otherwise falls behind (max-marginals
+        from a forward and a backward pass)."""
+        width = max(step[0].size for step in steps)
+        size = len(steps)
+        ids = np.full((size, width), -2, np.int64)  # -2: padding, -1: kept as typed
+        hashes = np.zeros((size, width), np.uint64)
+        line = np.full((size, width), -np.inf)
+        for i, (found, h, scores) in enumerate(steps):
+            ids[i, : found.size], hashes[i, : found.size], line[i, : found.size] = found, h, scores
+        if size == 1:
+            return [int(ids[0, line[0].argmax()])], _margins(line)
+        log_backoff = math.log(BACKOFF)
+        counts = self.counts
+        # Pairs (position i-1, i) for i = 1 … size-1: keys, the index's counts, with the prior.
+        pair, seen, c2 = self._pairs(ids[:-1], hashes[:-1], ids[1:], hashes[1:])
+        c1 = np.maximum(counts.unigrams[np.maximum(ids[:-1], 0), 0], 1)[:, :, None]
+        bigram = np.log(np.maximum(c2, 1e-9) / c1) + log_backoff
+        pairs = np.where(c2 > 0, bigram, line[1:, None, :])
+        # Triples (i-2, i-1, i) for i = 2 … size-1: only those whose two pairs were seen.
+        triples = np.broadcast_to(pairs[1:, None], (size - 2, width, width, width)).copy()
+        j, a, b, c = np.nonzero((seen[:-1, :, :, None] > 0) & (seen[1:, None, :, :] > 0))
+        triple = combine(pair[j, a, b], hashes[j + 2, c])
+        c3 = self._lookup(triple, counts.trigram_keys, counts.trigrams)
+        hit = c3 > 0
+        j, a, b, c = j[hit], a[hit], b[hit], c[hit]
+        triples[j, a, b, c] = np.log(c3[hit] / seen[j, a, b])
+        # Forward: best score of a path ending in each pair; backward: of the rest after it.
+        forward = [line[0][:, None] + pairs[0]]
+        back = []
+        for step in triples:
+            total = forward[-1][:, :, None] + step
+            back.append(total.argmax(axis=0))
+            forward.append(total.max(axis=0))
+        after = [np.zeros((width, width))]
+        for step in triples[::-1]:
+            after.append((step + after[-1][None, :, :]).max(axis=2))
+        after.reverse()
+        through = [f + r for f, r in zip(forward, after, strict=True)]
+        last, final = np.unravel_index(forward[-1].argmax(), forward[-1].shape)
+        path = [int(final), int(last)]
+        for pointer in back[::-1]:
+            last, final = pointer[last, final], last
+            path.append(int(last))
+        path.reverse()
+        columns = np.array(path)
+        marginals = np.stack([through[0].max(axis=1), *(t.max(axis=0) for t in through)])
+        return [int(x) for x in ids[np.arange(size), columns]], _margins(marginals, columns)
 
     def _search(
         self,
@@ -213,43 +274,25 @@ class LanguageModel:
                 steps.append((ids, hashes[ids], base + 2 * log_backoff))
             else:
                 steps.append(self._choices(word, correct and position not in kept))
-        # Every pair of consecutive candidates, looked up at once where there are few (a typed
-        # query); completion's thousands of followers are looked up after the beam's paths.
-        whole = [
-            i
-            for i in range(1, len(steps))
-            if steps[i - 1][0].size * steps[i][0].size <= PAIR_TABLE_LIMIT
-        ]
-        tables = dict(
-            zip(whole, self._pairs([(steps[i - 1], steps[i]) for i in whole]), strict=True)
-        )
-        triples = self._triples(tables, steps)
         scores = np.zeros(1)
         paths = np.zeros((1, 0), np.int64)
-        # Each path's last two columns (its syllables' places among their candidates), and
-        # its last pair's key and count (the next step's trigram context).
-        columns = older = np.zeros(1, np.int64)
+        # Each path's last column (its syllable's place among its candidates), and its last
+        # pair's key and count (the next step's trigram context).
+        columns = np.zeros(1, np.int64)
         last_pair = np.zeros(1, np.uint64)
         last_count = np.zeros(1, np.int64)
         for position, (ids, h, line) in enumerate(steps):
             logp = line[None, :]
             if position:
-                if position in tables:
-                    pair, seen, c2 = (table[columns] for table in tables[position])
-                else:
-                    previous = steps[position - 1]
-                    ((pair, seen, c2),) = self._pairs(
-                        [((previous[0][columns], previous[1][columns], None), (ids, h, line))]
-                    )
+                previous = steps[position - 1]
+                pair, seen, c2 = self._pairs(previous[0][columns], previous[1][columns], ids, h)
                 prev = paths[:, -1]
                 c1 = np.maximum(counts.unigrams[np.maximum(prev, 0), 0], 1)[:, None]
                 c3 = c_ctx = None
                 if position > 1:
                     c_ctx = last_count
                     need = (seen > 0) & (c_ctx > 0)[:, None]  # a triple seen needs both
-                    if position in triples:
-                        c3 = triples[position][older, columns]
-                    elif need.any():
+                    if need.any():
                         triple = combine(last_pair[:, None], h)
                         c3 = np.zeros(need.shape, np.int64)
                         c3[need] = self._lookup(triple[need], counts.trigram_keys, counts.trigrams)
@@ -267,57 +310,23 @@ class LanguageModel:
             paths = np.concatenate([paths[rows], ids[chosen][:, None]], axis=1)
             if position:
                 last_pair, last_count = pair[rows, chosen], seen[rows, chosen]
-            columns, older = chosen, columns[rows]
+            columns = chosen
         return [(float(score), path) for score, path in zip(scores, paths.tolist(), strict=True)]
 
-    def _triples(
-        self, tables: dict[int, tuple[np.ndarray, ...]], steps: list[tuple[np.ndarray, ...]]
-    ) -> dict[int, np.ndarray]:
-        """For each position whose two pairs are in ``tables``, the counts of the triples of
-        its candidates (before-last × last × this), looked up at once: only triples whose two
-        pairs were both seen can have been."""
-        wanted = [i for i in range(2, len(steps)) if i in tables and i - 1 in tables]
-        keys, places = [], []
-        for i in wanted:
-            first, second = tables[i - 1][1] > 0, tables[i][1] > 0
-            a, b, c = np.nonzero(first[:, :, None] & second[None, :, :])
-            keys.append(combine(tables[i - 1][0][a, b], steps[i][1][c]))
-            places.append((a, b, c))
-        if not wanted:
-            return {}
-        found = self._lookup(np.concatenate(keys), self.counts.trigram_keys, self.counts.trigrams)
-        dense = {}
-        start = 0
-        for i, (a, b, c) in zip(wanted, places, strict=True):
-            shape = (steps[i - 2][0].size, steps[i - 1][0].size, steps[i][0].size)
-            dense[i] = np.zeros(shape, np.int64)
-            dense[i][a, b, c] = found[start : start + a.size]
-            start += a.size
-        return dense
-
     def _pairs(
-        self, blocks: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]
-    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """For each block of (left, right) candidates (ids and hashes first), the left × right
-        matrices of pair keys, the index's counts of the pairs, and those counts with the
-        dictionary's pseudo-counts added: one lookup for all the blocks."""
-        keys = [combine(left[1][:, None], right[1][None, :]) for left, right in blocks]
-        if not keys:
-            return []
-        flat = np.concatenate([k.reshape(-1) for k in keys])
-        seen = self._lookup(flat, self.counts.bigram_keys, self.counts.bigrams[:, 0])
-        added = seen.astype(float)
+        self, left: np.ndarray, left_hashes: np.ndarray, right: np.ndarray, hashes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The left × right matrices of pair keys, of the index's counts of the pairs, and of
+        those counts with the dictionary's pseudo-counts added (ids and their hashes, or stacks
+        of them; a pair with a word the model lacks counts nothing)."""
+        pair = combine(left_hashes[..., :, None], hashes[..., None, :])
+        known = (left >= 0)[..., :, None] & (right >= 0)[..., None, :]
+        bigrams = self.counts.bigrams[:, 0]
+        seen = np.where(known, self._lookup(pair, self.counts.bigram_keys, bigrams), 0)
+        counted = seen.astype(float)
         if self._prior is not None:  # the dictionary's pairs: pseudo-counts
-            added += PRIOR_WEIGHT * self._prior.contains(flat)
-        found = []
-        start = 0
-        for key, (left, right) in zip(keys, blocks, strict=True):
-            stop = start + key.size
-            unknown = (left[0] < 0)[:, None] | (right[0] < 0)[None, :]
-            own = np.where(unknown, 0, seen[start:stop].reshape(key.shape))
-            found.append((key, own, np.where(unknown, 0.0, added[start:stop].reshape(key.shape))))
-            start = stop
-        return found
+            counted += PRIOR_WEIGHT * (self._prior.contains(pair) & known)
+        return pair, seen, counted
 
     def _surfaces(self, path: list[int], words: list[str]) -> list[str]:
         """Each syllable of ``path`` as the bulletins write it: Capitalised when a pair it forms
@@ -361,7 +370,7 @@ class LanguageModel:
         out title is never matched whole, and a frequent look-alike phrase would otherwise
         rewrite it ("cháy tàu lặn Nga" → "cháy tại căn nhà")."""
         _, _, hashes = self._tables
-        ids = np.array(self._search(words, False)[0][1], np.int64)
+        ids = np.array(self._viterbi([self._choices(word, False) for word in words])[0])
         if ids.size < 2:
             return set()
         pair = combine(hashes[np.maximum(ids[:-1], 0)], hashes[np.maximum(ids[1:], 0)])
@@ -407,6 +416,18 @@ class LanguageModel:
         """The most frequent syllables: where completion looks for a next syllable."""
         totals = self.counts.unigrams[:, 0]
         return np.argsort(-totals, kind="stable")[:COMPLETION_FOLLOWERS]
+
+
+def _margins(scores: np.ndarray, chosen: np.ndarray | None = None) -> np.ndarray:
+    """Per position (row), how far the best score of any other column falls behind the
+    chosen one's (the best when none is given); infinite without a rival."""
+    if chosen is None:
+        chosen = scores.argmax(axis=1)
+    rows = np.arange(scores.shape[0])
+    best = scores[rows, chosen]
+    others = scores.copy()
+    others[rows, chosen] = -np.inf
+    return best - others.max(axis=1)
 
 
 def _prune(groups: np.ndarray, size: int, total: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
