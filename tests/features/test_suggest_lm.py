@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index import build_index, update_index
-from searcher import Searcher
+from searcher import Searcher, lm
 from searcher.analysis import canonical_syllable, fold
 from searcher.lm import LM_DIR, Counts, LanguageModel
 from searcher.lm_counts import syllable_hash
@@ -63,6 +63,59 @@ def test_a_long_query_gets_a_suggestion(searcher: Searcher) -> None:
     assert suggestion is not None and len(suggestion.split()) == 20
     assert suggestion.startswith("hội nghị sơ kết công tác cải cách hành chính 6 tháng đầu năm")
     assert "Sa Đéc" in suggestion
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("bao dong", "báo động"), ("bien ban", "biên bản"), ("ban quyen", "bản quyền")],
+)
+def test_the_dictionary_restores_pairs_the_bulletins_lack(
+    model: LanguageModel, typed: str, meant: str
+) -> None:
+    # Five bulletins hold each syllable but not the pair: the index alone picks each
+    # syllable's most frequent form; the pair inside a dictionary word decides.
+    alone = LanguageModel(model.counts, use_prior=False)
+    assert [w.lower() for w in alone.decode(typed.split()).words] != meant.split()
+    assert [w.lower() for w in model.decode(typed.split()).words] == meant.split()
+
+
+def test_an_index_that_has_seen_a_pair_prefers_it_to_the_dictionary() -> None:
+    known = ["báo chí", "hoạt động", "bảo vệ", "đồng ý"] * 5
+    thin = LanguageModel(count_texts([*known, "bảo đồng"]))
+    assert thin.decode(["bao", "dong"]).words == ["báo", "động"]  # one occurrence: words win
+    seen = LanguageModel(count_texts([*known, *["bảo đồng"] * 40]))
+    assert seen.decode(["bao", "dong"]).words == ["bảo", "đồng"]  # forty: the index wins
+
+
+def test_a_correction_leaves_syllables_the_bulletins_pair(model: LanguageModel) -> None:
+    # "chuyên viên" is in the bulletins, so both syllables were typed as meant, though the
+    # one-edit neighbour "chuyển biến" scores higher; "hành chín" is in none: "chin" is fixed.
+    assert model.correct(["chuyen", "vien"]) is None
+    assert model.correct(["hanh", "chin"]) == ["hanh", "chinh"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "hoi nghi so ket",
+        "ong nguyen van hon chu tri hoi nghi",
+        "cai cach hanh chinh thanh pho sa dec nam 2021",
+        "so",
+        "xyzzy hoi nghi",
+    ],
+)
+def test_the_exact_decoding_finds_what_a_beam_keeping_every_state_finds(
+    model: LanguageModel, monkeypatch: pytest.MonkeyPatch, typed: str
+) -> None:
+    words = typed.split()
+    best, margins = model._viterbi([model._choices(w, False) for w in words])
+    monkeypatch.setattr(lm, "BEAM", 1_000_000)
+    beam = model._search(words, False)
+    assert best == beam[0][1]
+    # The last syllable's rival is the best final state that ends otherwise.
+    rivals = [score for score, path in beam if path[-1] != best[-1]]
+    expected = beam[0][0] - rivals[0] if rivals else np.inf
+    assert margins[-1] == pytest.approx(expected)
 
 
 def _marked(html: str) -> list[str]:
