@@ -321,11 +321,13 @@ class LanguageModel:
         of them; a pair with a word the model lacks counts nothing)."""
         pair = combine(left_hashes[..., :, None], hashes[..., None, :])
         known = (left >= 0)[..., :, None] & (right >= 0)[..., None, :]
+        keys = pair[known]  # not the padding of a query's shorter candidate lists
         bigrams = self.counts.bigrams[:, 0]
-        seen = np.where(known, self._lookup(pair, self.counts.bigram_keys, bigrams), 0)
+        seen = np.zeros(pair.shape, np.int64)
+        seen[known] = self._lookup(keys, self.counts.bigram_keys, bigrams)
         counted = seen.astype(float)
         if self._prior is not None:  # the dictionary's pairs: pseudo-counts
-            counted += PRIOR_WEIGHT * (self._prior.contains(pair) & known)
+            counted[known] += PRIOR_WEIGHT * self._prior.contains(keys)
         return pair, seen, counted
 
     def _surfaces(self, path: list[int], words: list[str]) -> list[str]:
