@@ -23,10 +23,18 @@ from pathlib import Path
 import numpy as np
 
 from searcher.analysis import fold
-from searcher.lm_counts import LM_DIR, MODEL, Counts, combine, read_meta, syllable_hash
+from searcher.lm_counts import (
+    DELTA,
+    LM_DIR,
+    MODEL,
+    Counts,
+    LayeredCounts,
+    combine,
+    read_meta,
+)
 from searcher.suggest import one_edit
 
-__all__ = ["LM_DIR", "Counts", "LanguageModel", "Restoration"]
+__all__ = ["LM_DIR", "Counts", "LanguageModel", "LayeredCounts", "Restoration"]
 
 #: Stupid backoff's factor per order backed off.
 BACKOFF = 0.4
@@ -66,23 +74,32 @@ class Restoration:
 class LanguageModel:
     """The generation's n-gram model, memory-mapped; tables for decoding built on first use."""
 
-    def __init__(self, counts: Counts, hashes: np.ndarray | None = None) -> None:
-        self.counts = counts
-        self._hashes = hashes
+    def __init__(self, counts: Counts | LayeredCounts) -> None:
+        self.counts = counts if isinstance(counts, LayeredCounts) else LayeredCounts(counts)
         self.smoothing = SMOOTHING
         #: Recent readings: a search restores its query for the suggestion and highlights.
         self._decoded: dict[tuple[tuple[str, ...], bool], Restoration] = {}
         self._choice_cache: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.total = int(counts.unigrams[:, 0].sum()) if counts.unigrams.size else 0
+        unigrams = self.counts.unigrams
+        self.total = int(unigrams[:, 0].sum()) if unigrams.size else 0
 
     @classmethod
     def open(cls, generation_path: Path) -> LanguageModel | None:
-        """The model of a generation, or None when it has none (or an unreadable one)."""
-        folder = Path(generation_path) / LM_DIR / MODEL
-        if read_meta(folder) is None:
+        """The model of a generation (its summed counts plus the delta of the updates since),
+        or None when it has none or an unreadable one."""
+        root = Path(generation_path) / LM_DIR
+        meta = read_meta(root / MODEL)
+        if meta is None:
             return None
         try:
-            return cls(Counts.load(folder), Counts.load_hashes(folder))
+            delta = None
+            if (root / DELTA).exists():
+                delta_meta = read_meta(root / DELTA)
+                if delta_meta is None or delta_meta.get("base") != meta.get("id"):
+                    return None  # the model alone would be stale
+                delta = Counts.load(root / DELTA, mmap=False)
+            base = Counts.load(root / MODEL)
+            return cls(LayeredCounts(base, delta, Counts.load_hashes(root / MODEL)))
         except (OSError, ValueError):
             return None
 
@@ -93,14 +110,12 @@ class LanguageModel:
         totals = self.counts.unigrams[:, 0]
         forms: dict[str, list[int]] = {}
         for i, s in enumerate(syllables):
-            forms.setdefault(fold(s), []).append(i)
+            if totals[i] > 0:  # a syllable an update removed everywhere is no longer a form
+                forms.setdefault(fold(s), []).append(i)
         for key, found in forms.items():
             found.sort(key=lambda i: -totals[i])
             forms[key] = found[:FORMS_PER_SYLLABLE]
-        hashes = self._hashes
-        if hashes is None or hashes.size != len(syllables):
-            hashes = np.array([syllable_hash(s) for s in syllables], dtype=np.uint64)
-        return ids, forms, hashes
+        return ids, forms, self.counts.hashes
 
     @cached_property
     def _folded_sorted(self) -> list[str]:
@@ -108,13 +123,6 @@ class LanguageModel:
 
     def knows(self, folded_syllable: str) -> bool:
         return folded_syllable in self._tables[1]
-
-    def _lookup(self, keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """The value of each key in the sorted ``table`` (0 for absent keys)."""
-        if table.size == 0:
-            return np.zeros(keys.shape, np.int64)
-        where = np.searchsorted(table, keys)
-        return np.where(table.take(where, mode="clip") == keys, values.take(where, mode="clip"), 0)
 
     def _choices(self, word: str, correct: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A word's candidate ids, their hashes and their backed-off unigram score plus edit
@@ -183,7 +191,6 @@ class LanguageModel:
         syllables tried at some positions (completion)."""
         _, _, hashes = self._tables
         counts = self.counts
-        bigram_keys, bigram_counts = counts.bigram_keys, counts.bigrams[:, 0]
         log_backoff = math.log(BACKOFF)
         scores = np.zeros(1)
         paths = np.zeros((1, 0), np.int64)
@@ -202,7 +209,7 @@ class LanguageModel:
                 prev = paths[:, -1]
                 prev_hash = hashes[np.maximum(prev, 0)]
                 pair = combine(prev_hash[:, None], h)
-                c2 = self._lookup(pair, bigram_keys, bigram_counts)
+                c2 = counts.bigram(pair)
                 c2[prev < 0] = 0
                 c2[:, ids < 0] = 0
                 c1 = np.maximum(counts.unigrams[np.maximum(prev, 0), 0], 1)[:, None]
@@ -211,7 +218,7 @@ class LanguageModel:
                     c_ctx = last_count
                     if c_ctx.any():
                         triple = combine(last_pair[:, None], h)
-                        c3 = self._lookup(triple, counts.trigram_keys, counts.trigrams)
+                        c3 = counts.trigram(triple)
                         c3[c2 == 0] = 0
                 if self.smoothing == "interpolated":
                     logp = _interpolated(line - 2 * log_backoff, c1, c2, c_ctx, c3)
@@ -235,16 +242,14 @@ class LanguageModel:
         a syllable in no known pair follows its own most frequent casing; in CAPITALS when
         most of its occurrences are. A syllable the model lacks stays as typed."""
         _, _, hashes = self._tables
-        keys, pairs = self.counts.bigram_keys, self.counts.bigrams
         ids = np.array(path, np.int64)
         titled = np.zeros(len(path), bool)
         paired = np.zeros(len(path), bool)
-        if len(path) > 1 and keys.size:
+        if len(path) > 1 and self.counts.has_bigrams:
             pair = combine(hashes[np.maximum(ids[:-1], 0)], hashes[np.maximum(ids[1:], 0)])
-            where = np.searchsorted(keys, pair)
-            hit = (keys.take(where, mode="clip") == pair) & (ids[:-1] >= 0) & (ids[1:] >= 0)
-            total = pairs[:, 0].take(where, mode="clip")
-            names = hit & (2 * pairs[:, 1].take(where, mode="clip") > total)
+            total = self.counts.bigram(pair)
+            hit = (total > 0) & (ids[:-1] >= 0) & (ids[1:] >= 0)
+            names = hit & (2 * self.counts.bigram(pair, 1) > total)
             titled[:-1] |= names
             titled[1:] |= names
             paired[:-1] |= hit
