@@ -182,7 +182,7 @@ class PortalSite:
             self.articles_answered += 1
             held = self.hold_after is not None and self.articles_answered > self.hold_after
         if held:
-            self.released.wait(60)
+            self.released.wait(20)
 
     def _find(self, path: str, query: dict[str, str]) -> Post | None:
         if self.kind == "liferay":
