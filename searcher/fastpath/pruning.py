@@ -25,6 +25,13 @@ class Pruning:
     the rest are scored only for the documents still in the running, usually a few hundred
     of the hundreds of thousands a query of common words matches.
 
+    A phrase whose documents are not at hand (the proximity clause of a pair of common words:
+    most documents hold both) is not verified on every document that holds its words. Until
+    the end it adds to each document only what it could add, its words' scores where both
+    occur (an upper bound, as exact as the phrase's own score where it holds); then it is
+    verified on the positions of the documents still in the running, and those are pruned
+    again on their real scores.
+
     ``enough``: candidates few enough to score exactly at once (each by binary search, see
     FEW); no more than this many matches (or the page's end) are not pruned at all.
     """
@@ -40,31 +47,79 @@ class Pruning:
         # every document that can reach the page (three times e, with room for rounding).
         self.slack = self.SLACK + 3 * index.weight_error
         self.scorer = Scorer(index)
-        self.clauses = _clauses(root, required=True)
+        self.clauses: list[Node] = []
+        #: Phrases left to verify on the last candidates (see the class's docstring).
+        self.deferred: list[Node] = []
+        for clause in _clauses(root, required=True):
+            self._defer(clause)
+
+    def _defer(self, clause: Node) -> None:
+        """Add ``clause``, its phrases whose documents are not at hand set apart."""
+        index = self.index
+        if clause.kind == "phrase" and not index.phrase_known(clause.field, clause.words):
+            self.deferred.append(clause)
+            return
+        if clause.kind != "or" or not is_unit(clause):
+            self.clauses.append(clause)
+            return
+        kept: list[Node] = []
+        for child in clause.children:
+            if child.kind == "phrase" and not index.phrase_known(child.field, child.words):
+                self.deferred.append(child)
+            else:
+                kept.append(child)
+        if len(kept) == len(clause.children):
+            self.clauses.append(clause)
+        elif kept:  # an Or's score is the sum of its matching children's
+            self.clauses.append(kept[0] if len(kept) == 1 else Node("or", children=tuple(kept)))
 
     def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
         if docs.size <= max(self.enough, stop):
             return docs
-        bounds = [self.bound(clause) for clause in self.clauses]
-        order = sorted(range(len(self.clauses)), key=lambda i: -bounds[i])
+        clauses = self.clauses + self.deferred
+        bounds = [self.bound(clause) for clause in clauses]
+        order = sorted(range(len(clauses)), key=lambda i: -bounds[i])
         rest = sum(bounds)
-        partial = np.zeros(docs.size)
+        partial = np.zeros(docs.size)  # the scores of the clauses scored so far
+        # The most each deferred phrase met so far can add to each document (the phrases
+        # in the order they were met).
+        pending: list[tuple[Node, np.ndarray]] = []
         for step, i in enumerate(order):
+            clause = clauses[i]
             rest -= bounds[i]
-            if step == 0 and self.scorer.cost(self.clauses[i]) * 16 < docs.size:
-                # A rare first clause (an alternative of a fallback, say): when the page's
-                # documents all hold it, no other document needs a score.
-                own = self._within(self.clauses[i], docs, stop, rest)
-                if own is not None:
-                    docs, partial = own
-                    continue
-            partial += self.scorer.aligned(self.clauses[i], docs)
-            best = _kth_best(partial, stop)
-            keep = partial + max(rest, 0.0) * (1 + self.slack) >= best * (1 - self.slack)
+            if i >= len(self.clauses):
+                pending.append((clause, self.scorer.phrase_bound(clause, docs)))
+            else:
+                if step == 0 and self.scorer.cost(clause) * 16 < docs.size:
+                    # A rare first clause (an alternative of a fallback, say): when the
+                    # page's documents all hold it, no other document needs a score.
+                    own = self._within(clause, docs, stop, rest)
+                    if own is not None:
+                        docs, partial = own
+                        continue
+                partial += self.scorer.aligned(clause, docs)
+            most = partial + sum(upper for _, upper in pending) if pending else partial
+            keep = self._keep(partial, most + max(rest, 0.0) * (1 + self.slack), stop)
             docs, partial = docs[keep], partial[keep]
+            pending = [(phrase, upper[keep]) for phrase, upper in pending]
             if docs.size <= max(self.enough, stop):
-                break
+                return docs
+        # Every clause is scored or bounded: verify the deferred phrases on what is left,
+        # the largest first, pruning on the real scores after each.
+        pending.sort(key=lambda item: -float(item[1].max(initial=0.0)))
+        while pending and docs.size > max(self.enough, stop):
+            phrase, upper = pending.pop(0)
+            partial += upper * self.index.phrase_holds(phrase.field, phrase.words, docs)
+            most = partial + sum(other for _, other in pending) if pending else partial
+            keep = self._keep(partial, most, stop)
+            docs, partial = docs[keep], partial[keep]
+            pending = [(other, bound[keep]) for other, bound in pending]
         return docs
+
+    def _keep(self, partial: np.ndarray, most: np.ndarray, stop: int) -> np.ndarray:
+        """Which documents can still reach rank ``stop``: at most ``most``, against the
+        ``stop``-th best of the scores ``partial`` they have for certain."""
+        return most >= _kth_best(partial, stop) * (1 - self.slack)
 
     def _within(
         self, clause: Node, docs: np.ndarray, stop: int, rest: float

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
-from searcher.fastpath.phrases import isin_sorted
 from searcher.fastpath.terms import TermIndex, lookup
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
@@ -135,6 +134,19 @@ class Scorer:
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
 
+    def phrase_bound(self, node: Node, within: np.ndarray) -> np.ndarray:
+        """A phrase's score for the ``within`` documents were its words side by side in all
+        that hold them: the most it can add to each, found without reading positions."""
+        total = np.zeros(within.size)
+        held = np.ones(within.size, dtype=bool)
+        for word in node.words:
+            weights = self.aligned(Node("term", node.field, (word,)), within)
+            total += weights
+            held &= weights > 0
+        if node.boost != 1.0:  # as Whoosh: the words' sum, times the boost
+            total *= node.boost
+        return total * held
+
     def pieces(self, node: Node) -> list[Piece]:
         """A node's documents and scores as pieces: a term of several segments with stored
         weights as its segments' slices (a dense sum needs no concatenated copy), anything
@@ -181,7 +193,7 @@ class Exact:
         if kind == "term":
             return self.index.term_at(node.field, node.words[0], within, exact=True)
         if kind == "phrase":
-            present = isin_sorted(within, self.index.phrase_docs(node.field, node.words))
+            present = self.index.phrase_holds(node.field, node.words, within)
             total = np.zeros(within.size)
             for word in node.words:
                 total += self.index.term_at(node.field, word, within, exact=True)

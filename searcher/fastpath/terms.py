@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from searcher.fastpath.cache import Cache
-from searcher.fastpath.phrases import phrase_docs_in
+from searcher.fastpath.phrases import StartsOf, isin_sorted, phrase_docs_in, posting_starts
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
 
@@ -310,13 +310,55 @@ class TermIndex:
 
         return self.cache.get(("phrase", field, words), compute)
 
+    def phrase_known(self, field: str, words: tuple[str, ...]) -> bool:
+        """Whether the phrase's documents are at hand (cached, or stored with the side files)
+        rather than to be found from positions."""
+        if self.cache.holds(("phrase", field, words)):
+            return True
+        return all(words in segment.fields[field].phrases for segment in self.segments)
+
+    def phrase_holds(self, field: str, words: tuple[str, ...], within: np.ndarray) -> np.ndarray:
+        """Whether each of the ``within`` documents (global, ascending) holds the phrase: from
+        its documents when at hand, else from the positions of those documents alone (a pair
+        of common words is held by most documents, a page's candidates are a few hundred)."""
+        if within.size == 0:
+            return np.zeros(0, dtype=bool)
+        if self.phrase_known(field, words):
+            return isin_sorted(within, self.phrase_docs(field, words))
+        found = np.zeros(within.size, dtype=bool)
+        for k, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
+            if len(self.segments) == 1:
+                lo, hi = 0, within.size
+            else:
+                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
+                if lo == hi:
+                    continue
+            local = within[lo:hi] - offset if offset else within[lo:hi]
+            files = segment.fields[field]
+            hit = phrase_docs_in(files, words, local, self._starts_of(k, field))
+            found[lo:hi] = isin_sorted(local, hit)
+        return found
+
+    def _starts_of(self, k: int, field: str) -> StartsOf:
+        """Where each posting of a term of segment ``k`` starts in its positions: computed
+        once per term and kept for the common words (a pass over its whole posting list)."""
+
+        def starts(ordinal: int, term_freqs: np.ndarray) -> np.ndarray:
+            def compute() -> tuple[np.ndarray, int, bool]:
+                found = posting_starts(term_freqs)
+                return found, found.nbytes, term_freqs.size >= self.worth_caching
+
+            return self.cache.get(("starts", k, field, ordinal), compute)
+
+        return starts
+
     def _verify_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         found: list[np.ndarray] = []
-        for segment, offset in zip(self.segments, self.offsets, strict=True):
+        for k, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
             files = segment.fields[field]
             local = files.phrases.get(words)
             if local is None:
-                local = phrase_docs_in(files, words)
+                local = phrase_docs_in(files, words, starts=self._starts_of(k, field))
             if local.size:
                 found.append(local.astype(np.int64) + offset)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
