@@ -37,12 +37,9 @@ class PostingsView(Protocol):
 def phrase_docs_in(
     files: PostingsView,
     words: tuple[str, ...],
-    within: np.ndarray | None = None,
     starts: StartsOf | None = None,
 ) -> np.ndarray:
-    """Segment-local documents (ascending) where ``words`` occur at consecutive positions;
-    only among ``within`` (segment-local, ascending) when given: a pair of common words is
-    held by most documents, a page's candidates are a few hundred of them.
+    """Segment-local documents (ascending) where ``words`` occur at consecutive positions.
 
     ``starts(ordinal, term_freqs)``: where each posting's positions start, relative to the
     term's (a cache of it saves a pass over a common word's whole posting list).
@@ -54,11 +51,7 @@ def phrase_docs_in(
     # Candidates hold every word; positions are then compared from the rarest word on, and
     # each word's positions are read only for the candidates still alive.
     order = sorted(range(len(words)), key=lambda i: ranges[i][1] - ranges[i][0])
-    rarest = files.docs[slice(*ranges[order[0]])]
-    if within is None:
-        candidates = np.asarray(rarest, dtype=np.int64)
-    else:
-        candidates = np.asarray(within[isin_sorted(within, rarest)], dtype=np.int64)
+    candidates = np.asarray(files.docs[slice(*ranges[order[0]])], dtype=np.int64)
     for i in order[1:]:
         candidates = candidates[isin_sorted(candidates, files.docs[slice(*ranges[i])])]
         if candidates.size == 0:

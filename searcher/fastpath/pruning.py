@@ -26,7 +26,8 @@ class Pruning:
     of the hundreds of thousands a query of common words matches.
 
     A phrase whose documents are not at hand (the proximity clause of a pair of common words:
-    most documents hold both) is not verified on every document that holds its words. Until
+    most documents hold both), asked for the first time, is not verified on every document
+    that holds its words (asked for again, it is, once, and kept). Until
     the end it adds to each document only what it could add, its words' scores where both
     occur (an upper bound, as exact as the phrase's own score where it holds); then it is
     verified on the positions of the documents still in the running, and those are pruned
@@ -47,6 +48,9 @@ class Pruning:
         # every document that can reach the page (three times e, with room for rounding).
         self.slack = self.SLACK + 3 * index.weight_error
         self.scorer = Scorer(index)
+        #: The deferred phrases verified, each with the documents found to hold it among
+        #: those it was verified on (a superset of the candidates: see :class:`Exact`).
+        self.verified: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self.clauses: list[Node] = []
         #: Phrases left to verify on the last candidates (see the class's docstring).
         self.deferred: list[Node] = []
@@ -55,8 +59,7 @@ class Pruning:
 
     def _defer(self, clause: Node) -> None:
         """Add ``clause``, its phrases whose documents are not at hand set apart."""
-        index = self.index
-        if clause.kind == "phrase" and not index.phrase_known(clause.field, clause.words):
+        if self._deferrable(clause):
             self.deferred.append(clause)
             return
         if clause.kind != "or" or not is_unit(clause):
@@ -64,7 +67,7 @@ class Pruning:
             return
         kept: list[Node] = []
         for child in clause.children:
-            if child.kind == "phrase" and not index.phrase_known(child.field, child.words):
+            if self._deferrable(child):
                 self.deferred.append(child)
             else:
                 kept.append(child)
@@ -72,6 +75,14 @@ class Pruning:
             self.clauses.append(clause)
         elif kept:  # an Or's score is the sum of its matching children's
             self.clauses.append(kept[0] if len(kept) == 1 else Node("or", children=tuple(kept)))
+
+    def _deferrable(self, node: Node) -> bool:
+        """Whether ``node`` is a phrase to verify on the last candidates only: its documents
+        are not at hand and it was not asked for before (one asked for again is verified on
+        every document holding its words, once, and kept, as whole units are)."""
+        if node.kind != "phrase" or self.index.phrase_known(node.field, node.words):
+            return False
+        return not self.index.recurring(("phrase", node.field, node.words))
 
     def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
         if docs.size <= max(self.enough, stop):
@@ -104,17 +115,20 @@ class Pruning:
             pending = [(phrase, upper[keep]) for phrase, upper in pending]
             if docs.size <= max(self.enough, stop):
                 return docs
-        # Every clause is scored or bounded: verify the deferred phrases on what is left,
-        # the largest first, pruning on the real scores after each.
-        pending.sort(key=lambda item: -float(item[1].max(initial=0.0)))
-        while pending and docs.size > max(self.enough, stop):
-            phrase, upper = pending.pop(0)
-            partial += upper * self.index.phrase_holds(phrase.field, phrase.words, docs)
-            most = partial + sum(other for _, other in pending) if pending else partial
-            keep = self._keep(partial, most, stop)
-            docs, partial = docs[keep], partial[keep]
-            pending = [(other, bound[keep]) for other, bound in pending]
-        return docs
+        # Every clause is scored or bounded: verify the deferred phrases on what is left
+        # (all at once: reading positions costs little per document, much per call), then
+        # keep what can reach the page on the real scores.
+        if not pending:
+            return docs
+        bounds_of = np.vstack([upper for _, upper in pending])
+        some = bounds_of.any(axis=0)  # documents where some phrase's words all occur
+        held = np.zeros(bounds_of.shape, dtype=bool)
+        phrases = [(phrase.field, phrase.words) for phrase, _ in pending]
+        held[:, some] = self.index.phrases_held(phrases, docs[some])
+        for key, row in zip(phrases, held, strict=True):
+            self.verified[key] = docs[row]
+        partial += (bounds_of * held).sum(axis=0)
+        return docs[self._keep(partial, partial, stop)]
 
     def _keep(self, partial: np.ndarray, most: np.ndarray, stop: int) -> np.ndarray:
         """Which documents can still reach rank ``stop``: at most ``most``, against the

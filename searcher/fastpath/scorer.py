@@ -10,10 +10,13 @@ scores with Whoosh's float64 arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
-from searcher.fastpath.terms import TermIndex, lookup
+from searcher.fastpath.phrases import isin_sorted
+from searcher.fastpath.terms import Phrase, TermIndex, lookup
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
 SPARSE_UNION = 8
@@ -185,22 +188,43 @@ class Exact:
     """Exact BM25F scores of given documents: the query tree evaluated on them alone, every
     weight computed in float64 with Whoosh's formula."""
 
-    def __init__(self, index: TermIndex) -> None:
+    def __init__(self, index: TermIndex, verified: dict[Phrase, np.ndarray] | None = None) -> None:
+        """``verified``: phrases' documents among a superset of the documents to score (the
+        pruning's, see :class:`~searcher.fastpath.pruning.Pruning`)."""
         self.index = index
+        self.verified = verified or {}
+        self._held: dict[Phrase, np.ndarray] = {}
+        self._terms: dict[tuple[str, str], np.ndarray] = {}
 
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
+        """The node's scores of the ``within`` documents (ascending)."""
+        # The phrases are verified first, all at once, on these documents' positions.
+        phrases = list(
+            dict.fromkeys(
+                (n.field, n.words)
+                for n in _phrases(node)
+                if (n.field, n.words) not in self.verified
+            )
+        )
+        held = self.index.phrases_held(phrases, within) if phrases else []
+        self._held = dict(zip(phrases, held, strict=True))
+        self._terms = {}
+        for key, docs in self.verified.items():
+            self._held[key] = isin_sorted(within, docs)
+        return self._scores(node, within)
+
+    def _scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         kind = node.kind
         if kind == "term":
-            return self.index.term_at(node.field, node.words[0], within, exact=True)
+            return self._term(node.field, node.words[0], within)
         if kind == "phrase":
-            present = self.index.phrase_holds(node.field, node.words, within)
             total = np.zeros(within.size)
             for word in node.words:
-                total += self.index.term_at(node.field, word, within, exact=True)
+                total += self._term(node.field, word, within)
             if node.boost != 1.0:  # Whoosh: the phrase's sum, times the boost
                 total *= node.boost
-            return total * present
-        children = [self.scores(child, within) for child in node.children]
+            return total * self._held[(node.field, node.words)]
+        children = [self._scores(child, within) for child in node.children]
         if kind == "or":
             return np.sum(children, axis=0) if children else np.zeros(within.size)
         if kind == "and":
@@ -211,6 +235,22 @@ class Exact:
         if kind == "andnot":
             return children[0] * (children[1] == 0)
         return np.zeros(within.size)
+
+    def _term(self, field: str, word: str, within: np.ndarray) -> np.ndarray:
+        """A term's exact weights, computed once per scoring (a proximity pair's words are
+        terms of the query too)."""
+        key = (field, word)
+        found = self._terms.get(key)
+        if found is None:
+            found = self._terms[key] = self.index.term_at(field, word, within, exact=True)
+        return found
+
+
+def _phrases(node: Node) -> Iterator[Node]:
+    if node.kind == "phrase":
+        yield node
+    for child in node.children:
+        yield from _phrases(child)
 
 
 def dense_sum(parts: list[list[Piece]], size: int) -> np.ndarray:

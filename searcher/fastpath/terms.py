@@ -11,7 +11,7 @@ What is worth it is cached for the life of the generation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ from searcher.fastpath.store import FIELDS, SegmentFiles
 #: and more for larger indexes, whose arrays are longer.
 CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
+#: A phrase: its field and words.
+Phrase = tuple[str, tuple[str, ...]]
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
@@ -317,27 +319,98 @@ class TermIndex:
             return True
         return all(words in segment.fields[field].phrases for segment in self.segments)
 
-    def phrase_holds(self, field: str, words: tuple[str, ...], within: np.ndarray) -> np.ndarray:
-        """Whether each of the ``within`` documents (global, ascending) holds the phrase: from
-        its documents when at hand, else from the positions of those documents alone (a pair
-        of common words is held by most documents, a page's candidates are a few hundred)."""
-        if within.size == 0:
-            return np.zeros(0, dtype=bool)
-        if self.phrase_known(field, words):
-            return isin_sorted(within, self.phrase_docs(field, words))
-        found = np.zeros(within.size, dtype=bool)
+    def phrases_held(self, phrases: Sequence[Phrase], within: np.ndarray) -> np.ndarray:
+        """Whether each of the ``within`` documents (global, ascending) holds each phrase
+        (rows: phrases): from a phrase's documents when at hand, else from the positions of
+        those documents alone (a pair of common words is held by most documents, a page's
+        candidates are a few hundred). All phrases of a field are read in one gather."""
+        held = np.zeros((len(phrases), within.size), dtype=bool)
+        unknown: dict[str, list[int]] = {}
+        for j, (field, words) in enumerate(phrases):
+            if self.phrase_known(field, words):
+                held[j] = isin_sorted(within, self.phrase_docs(field, words))
+            else:
+                unknown.setdefault(field, []).append(j)
+        if not unknown or within.size == 0:
+            return held
         for k, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
             if len(self.segments) == 1:
                 lo, hi = 0, within.size
             else:
-                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
+                lo, hi = (
+                    int(x) for x in np.searchsorted(within, [offset, offset + segment.doc_count])
+                )
                 if lo == hi:
                     continue
             local = within[lo:hi] - offset if offset else within[lo:hi]
-            files = segment.fields[field]
-            hit = phrase_docs_in(files, words, local, self._starts_of(k, field))
-            found[lo:hi] = isin_sorted(local, hit)
-        return found
+            for field, rows in unknown.items():
+                found = self._held_in(k, field, [phrases[j][1] for j in rows], local)
+                for j, ranks in zip(rows, found, strict=True):
+                    held[j, lo + ranks] = True
+        return held
+
+    def _held_in(
+        self, k: int, field: str, phrases: list[tuple[str, ...]], local: np.ndarray
+    ) -> list[np.ndarray]:
+        """For each phrase, the indexes into ``local`` (segment ``k``'s documents) of those
+        holding it: every word's positions in those documents gathered at once, each keyed
+        by (phrase, document, position the phrase would start at); a start counted as often
+        as the phrase has words is a match."""
+        files = self.segments[k].fields[field]
+        starts = self._starts_of(k, field)
+        read: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        begins: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        labels: list[int] = []  # phrase * len(local) + rank: the first of each part
+        shifts: list[int] = []
+        size = local.size
+        for j, words in enumerate(phrases):
+            for i, word in enumerate(words):
+                if word not in read:
+                    read[word] = self._positions_of(files, word, local, starts)
+                found = read[word]
+                if found is not None:
+                    begins.append(found[0])
+                    counts.append(found[1])
+                    labels.append(j)
+                    shifts.append(i)
+        if not begins:
+            return [np.zeros(0, dtype=np.int64) for _ in phrases]
+        count = np.concatenate(counts)
+        begin = np.concatenate(begins)
+        parts = np.repeat(np.arange(len(labels)), size)
+        label = np.asarray(labels, dtype=np.int64)[parts] * size + np.tile(
+            np.arange(size, dtype=np.int64), len(labels)
+        )
+        shift = np.asarray(shifts, dtype=np.int64)[parts]
+        ends = np.cumsum(count)
+        flat = np.arange(int(ends[-1]) if ends.size else 0) - np.repeat(ends - count, count)
+        positions = files.positions[np.repeat(begin, count) + flat].astype(np.int64)
+        positions -= np.repeat(shift, count)
+        usable = positions >= 0
+        keys = (np.repeat(label, count)[usable] << 32) | positions[usable]
+        keys, times = np.unique(keys, return_counts=True)
+        groups = keys >> 32
+        lengths = np.asarray([len(words) for words in phrases], dtype=np.int64)
+        groups = np.unique(groups[times == lengths[groups // size]])
+        which = groups // size
+        return [groups[which == j] % size for j in range(len(phrases))]
+
+    def _positions_of(
+        self, files: Any, word: str, local: np.ndarray, starts: StartsOf
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where each of the ``local`` documents' positions of ``word`` begin in the field's
+        positions, and how many there are (0 for a document without it)."""
+        ordinal = files.find(word)
+        if ordinal is None:
+            return None
+        a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+        docs = files.docs[a:b]
+        where = np.searchsorted(docs, local)
+        where[where == docs.size] = 0
+        term_freqs = files.freqs[a:b]
+        count = np.where(docs[where] == local, term_freqs[where], 0).astype(np.int64)
+        return int(files.pos_ptr[ordinal]) + starts(ordinal, term_freqs)[where], count
 
     def _starts_of(self, k: int, field: str) -> StartsOf:
         """Where each posting of a term of segment ``k`` starts in its positions: computed
