@@ -16,7 +16,7 @@ import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
 from searcher.fastpath.phrases import isin_sorted
-from searcher.fastpath.terms import Phrase, TermIndex, lookup
+from searcher.fastpath.terms import FEW, Phrase, TermIndex, lookup
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
 SPARSE_UNION = 8
@@ -41,6 +41,7 @@ class Scorer:
     def __init__(self, index: TermIndex) -> None:
         self.index = index
         self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
+        self._costs: dict[int, tuple[Node, int]] = {}
 
     def sparse(self, node: Node) -> Sparse:
         kind = node.kind
@@ -174,14 +175,21 @@ class Scorer:
         return self._rank_of[1]
 
     def cost(self, node: Node) -> int:
-        """Postings a node walks (an estimate for ordering and narrowing)."""
+        """Postings a node walks (an estimate for ordering and narrowing), remembered for
+        the nodes of the query at hand (orderings ask again and again)."""
+        known = self._costs.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
         if node.kind in ("term", "phrase"):
-            return sum(self.index.df(node.field, word) for word in node.words)
-        if node.kind == "and":
-            return min((self.cost(c) for c in node.children), default=0)
-        if node.kind in ("andmaybe", "andnot"):
-            return self.cost(node.children[0])
-        return sum(self.cost(c) for c in node.children)
+            found = sum(self.index.df(node.field, word) for word in node.words)
+        elif node.kind == "and":
+            found = min((self.cost(c) for c in node.children), default=0)
+        elif node.kind in ("andmaybe", "andnot"):
+            found = self.cost(node.children[0])
+        else:
+            found = sum(self.cost(c) for c in node.children)
+        self._costs[id(node)] = (node, found)
+        return found
 
 
 class Exact:
@@ -195,6 +203,7 @@ class Exact:
         self.verified = verified or {}
         self._held: dict[Phrase, np.ndarray] = {}
         self._terms: dict[tuple[str, str], np.ndarray] = {}
+        self._parts: list[tuple[int, np.ndarray]] = []
 
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         """The node's scores of the ``within`` documents (ascending)."""
@@ -209,6 +218,7 @@ class Exact:
         held = self.index.phrases_held(phrases, within) if phrases else []
         self._held = dict(zip(phrases, held, strict=True))
         self._terms = {}
+        self._parts = self.index.parts(within)
         for key, docs in self.verified.items():
             self._held[key] = isin_sorted(within, docs)
         return self._scores(node, within)
@@ -242,7 +252,11 @@ class Exact:
         key = (field, word)
         found = self._terms.get(key)
         if found is None:
-            found = self._terms[key] = self.index.term_at(field, word, within, exact=True)
+            if within.size <= FEW:
+                found = self.index.searched_at(field, word, within, self._parts)
+            else:
+                found = self.index.term_at(field, word, within, exact=True)
+            self._terms[key] = found
         return found
 
 

@@ -89,6 +89,8 @@ class TermIndex:
         #: Each looked-up term's posting range per segment (hash lookups add up: a query's
         #: leaves are looked up for ordering, matching and exact scoring alike).
         self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
+        #: Each term's ordinal in a segment's field, once looked up for its positions.
+        self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
 
@@ -262,15 +264,32 @@ class TermIndex:
         if within.size * 16 >= df and self.weights is None:
             found = self.term(field, term)
             return lookup(found.docs, found.weights, within, self.size)
+        return self.searched_at(field, term, within, self.parts(within))
+
+    def parts(self, within: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """``within`` (global, ascending) split by segment: each part's first index into it
+        and its segment-local documents."""
+        if len(self.segments) == 1:  # (fewer numpy calls)
+            return [(0, within)]
+        bounds = np.searchsorted(within, [*self.offsets, self.size]).tolist()
+        return [
+            (lo, within[lo:hi] - offset)
+            for lo, hi, offset in zip(bounds, bounds[1:], self.offsets, strict=False)
+        ]
+
+    def searched_at(
+        self, field: str, term: str, within: np.ndarray, parts: list[tuple[int, np.ndarray]]
+    ) -> np.ndarray:
+        """A term's exact weights for the ``within`` documents (split by :meth:`parts`),
+        each found by binary search in its segment's postings: for a few documents."""
         weights = np.zeros(within.size)
-        for k, a, b in self.ranges(field, term):
-            segment, offset = self.segments[k], self.offsets[k]
-            files = segment.fields[field]
-            if len(self.segments) == 1:  # (fewer numpy calls: this runs for every leaf)
-                lo, local = 0, within
-            else:
-                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
-                local = within[lo:hi] - offset
+        ranges = self.ranges(field, term)
+        df = sum(b - a for _, a, b in ranges)
+        for k, a, b in ranges:
+            lo, local = parts[k]
+            if local.size == 0:
+                continue
+            files, offset = self.segments[k].fields[field], self.offsets[k]
             docs = files.docs[a:b]
             where = np.searchsorted(docs, local)
             where[where == docs.size] = 0
@@ -333,16 +352,9 @@ class TermIndex:
                 unknown.setdefault(field, []).append(j)
         if not unknown or within.size == 0:
             return held
-        for k, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
-            if len(self.segments) == 1:
-                lo, hi = 0, within.size
-            else:
-                lo, hi = (
-                    int(x) for x in np.searchsorted(within, [offset, offset + segment.doc_count])
-                )
-                if lo == hi:
-                    continue
-            local = within[lo:hi] - offset if offset else within[lo:hi]
+        for k, (lo, local) in enumerate(self.parts(within)):
+            if local.size == 0:
+                continue
             for field, rows in unknown.items():
                 found = self._held_in(k, field, [phrases[j][1] for j in rows], local)
                 for j, ranks in zip(rows, found, strict=True):
@@ -367,7 +379,7 @@ class TermIndex:
         for j, words in enumerate(phrases):
             for i, word in enumerate(words):
                 if word not in read:
-                    read[word] = self._positions_of(files, word, local, starts)
+                    read[word] = self._positions_of(k, field, word, local, starts)
                 found = read[word]
                 if found is not None:
                     begins.append(found[0])
@@ -397,11 +409,19 @@ class TermIndex:
         return [groups[which == j] % size for j in range(len(phrases))]
 
     def _positions_of(
-        self, files: Any, word: str, local: np.ndarray, starts: StartsOf
+        self, k: int, field: str, word: str, local: np.ndarray, starts: StartsOf
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Where each of the ``local`` documents' positions of ``word`` begin in the field's
-        positions, and how many there are (0 for a document without it)."""
-        ordinal = files.find(word)
+        """Where each of the ``local`` documents' positions of ``word`` begin in segment
+        ``k``'s positions of the field, and how many there are (0 for a document without
+        it)."""
+        files = self.segments[k].fields[field]
+        key = (k, field, word)
+        ordinal = self._ordinals.get(key, -1)
+        if ordinal == -1:
+            ordinal = files.find(word)
+            if len(self._ordinals) > TABLE_ENTRIES:
+                self._ordinals.clear()
+            self._ordinals[key] = ordinal
         if ordinal is None:
             return None
         a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
