@@ -281,10 +281,22 @@ class TermIndex:
         self, field: str, term: str, within: np.ndarray, parts: list[tuple[int, np.ndarray]]
     ) -> np.ndarray:
         """A term's exact weights for the ``within`` documents (split by :meth:`parts`),
-        each found by binary search in its segment's postings: for a few documents."""
+        each found by binary search in the term's postings: for a few documents. A common
+        term's postings of all segments are kept as one list (one search, not one a
+        segment: a large index has several)."""
         weights = np.zeros(within.size)
         ranges = self.ranges(field, term)
         df = sum(b - a for _, a, b in ranges)
+        if len(ranges) > 1 and df >= self.worth_caching:
+            docs, freqs = self.cache.get(
+                ("postings", field, term), lambda: self._kept_postings(field, term)
+            )
+            where = np.searchsorted(docs, within)
+            where[where == docs.size] = 0
+            hit = np.flatnonzero(docs[where] == within)
+            pick = where[hit]
+            weights[hit] = self._weights(field, docs[pick], freqs[pick], df=df)
+            return weights
         for k, a, b in ranges:
             lo, local = parts[k]
             if local.size == 0:
@@ -299,6 +311,10 @@ class TermIndex:
             freqs = files.freqs[a:b][pick]
             weights[lo + hit if lo else hit] = self._weights(field, found_docs, freqs, df=df)
         return weights
+
+    def _kept_postings(self, field: str, term: str) -> tuple[Any, int, bool]:
+        docs, freqs = self._postings(field, term)
+        return (docs, freqs), docs.nbytes + freqs.nbytes, True
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
