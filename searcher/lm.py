@@ -23,11 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from searcher.analysis import fold
-from searcher.lm_counts import LM_DIR, MODEL, Counts, combine, read_meta, syllable_hash
+from searcher.lm_counts import (
+    DELTA,
+    LM_DIR,
+    MODEL,
+    Counts,
+    LayeredCounts,
+    combine,
+    read_meta,
+)
 from searcher.lm_prior import DictionaryPrior, dictionary_prior
 from searcher.suggest import one_edit
 
-__all__ = ["LM_DIR", "Counts", "LanguageModel", "Restoration"]
+__all__ = ["LM_DIR", "Counts", "LanguageModel", "LayeredCounts", "Restoration"]
 
 #: Stupid backoff's factor per order backed off.
 BACKOFF = 0.4
@@ -55,7 +63,6 @@ EDIT_COST_KNOWN = 12.0
 #: (:mod:`searcher.lm_prior`): worth a few occurrences, so it decides where a small index has
 #: seen too little and is outweighed where a large one has seen enough.
 PRIOR_WEIGHT = 16.0
-SORTED_LOOKUP = 256
 #: Completion looks for a next syllable among this many most frequent ones.
 COMPLETION_FOLLOWERS = 3000
 
@@ -72,27 +79,34 @@ class Restoration:
 class LanguageModel:
     """The generation's n-gram model, memory-mapped; tables for decoding built on first use."""
 
-    def __init__(
-        self, counts: Counts, hashes: np.ndarray | None = None, use_prior: bool = True
-    ) -> None:
-        self.counts = counts
-        self._hashes = hashes
+    def __init__(self, counts: Counts | LayeredCounts, use_prior: bool = True) -> None:
+        self.counts = counts if isinstance(counts, LayeredCounts) else LayeredCounts(counts)
         self.smoothing = SMOOTHING
         #: Whether the dictionary's pairs (:mod:`searcher.lm_prior`) add to the index's counts.
         self.use_prior = use_prior
         #: Recent readings: a search restores its query for the suggestion and highlights.
         self._decoded: dict[tuple[tuple[str, ...], bool], Restoration] = {}
         self._choice_cache: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self.total = int(counts.unigrams[:, 0].sum()) if counts.unigrams.size else 0
+        unigrams = self.counts.unigrams
+        self.total = int(unigrams[:, 0].sum()) if unigrams.size else 0
 
     @classmethod
     def open(cls, generation_path: Path) -> LanguageModel | None:
-        """The model of a generation, or None when it has none (or an unreadable one)."""
-        folder = Path(generation_path) / LM_DIR / MODEL
-        if read_meta(folder) is None:
+        """The model of a generation (its summed counts plus the delta of the updates since),
+        or None when it has none or an unreadable one."""
+        root = Path(generation_path) / LM_DIR
+        meta = read_meta(root / MODEL)
+        if meta is None:
             return None
         try:
-            return cls(Counts.load(folder), Counts.load_hashes(folder))
+            delta = None
+            if (root / DELTA).exists():
+                delta_meta = read_meta(root / DELTA)
+                if delta_meta is None or delta_meta.get("base") != meta.get("id"):
+                    return None  # the model alone would be stale
+                delta = Counts.load(root / DELTA, mmap=False)
+            base = Counts.load(root / MODEL)
+            return cls(LayeredCounts(base, delta, Counts.load_hashes(root / MODEL)))
         except (OSError, ValueError):
             return None
 
@@ -103,14 +117,12 @@ class LanguageModel:
         totals = self.counts.unigrams[:, 0]
         forms: dict[str, list[int]] = {}
         for i, s in enumerate(syllables):
-            forms.setdefault(fold(s), []).append(i)
+            if totals[i] > 0:  # a syllable an update removed everywhere is no longer a form
+                forms.setdefault(fold(s), []).append(i)
         for key, found in forms.items():
             found.sort(key=lambda i: -totals[i])
             forms[key] = found[:FORMS_PER_SYLLABLE]
-        hashes = self._hashes
-        if hashes is None or hashes.size != len(syllables):
-            hashes = np.array([syllable_hash(s) for s in syllables], dtype=np.uint64)
-        return ids, forms, hashes
+        return ids, forms, self.counts.hashes
 
     @cached_property
     def _prior(self) -> DictionaryPrior | None:
@@ -122,19 +134,6 @@ class LanguageModel:
 
     def knows(self, folded_syllable: str) -> bool:
         return folded_syllable in self._tables[1]
-
-    def _lookup(self, keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """The value of each key in the sorted ``table`` (0 for absent keys)."""
-        if table.size == 0:
-            return np.zeros(keys.shape, np.int64)
-        if keys.size > SORTED_LOOKUP:
-            order = np.argsort(keys, axis=None)
-            where = np.empty(keys.size, np.int64)
-            where[order] = np.searchsorted(table, keys.reshape(-1)[order])
-            where = where.reshape(keys.shape)
-        else:
-            where = np.searchsorted(table, keys)
-        return np.where(table.take(where, mode="clip") == keys, values.take(where, mode="clip"), 0)
 
     def _choices(self, word: str, correct: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A word's candidate ids, their hashes and their backed-off unigram score plus edit
@@ -226,7 +225,7 @@ class LanguageModel:
         triples = np.broadcast_to(pairs[1:, None], (size - 2, width, width, width)).copy()
         j, a, b, c = np.nonzero((seen[:-1, :, :, None] > 0) & (seen[1:, None, :, :] > 0))
         triple = combine(pair[j, a, b], hashes[j + 2, c])
-        c3 = self._lookup(triple, counts.trigram_keys, counts.trigrams)
+        c3 = counts.trigram(triple)
         hit = c3 > 0
         j, a, b, c = j[hit], a[hit], b[hit], c[hit]
         triples[j, a, b, c] = np.log(c3[hit] / seen[j, a, b])
@@ -295,7 +294,7 @@ class LanguageModel:
                     if need.any():
                         triple = combine(last_pair[:, None], h)
                         c3 = np.zeros(need.shape, np.int64)
-                        c3[need] = self._lookup(triple[need], counts.trigram_keys, counts.trigrams)
+                        c3[need] = counts.trigram(triple[need])
                 if self.smoothing == "interpolated":
                     logp = _interpolated(line - 2 * log_backoff, c1, c2, c_ctx, c3)
                 else:
@@ -322,9 +321,8 @@ class LanguageModel:
         pair = combine(left_hashes[..., :, None], hashes[..., None, :])
         known = (left >= 0)[..., :, None] & (right >= 0)[..., None, :]
         keys = pair[known]  # not the padding of a query's shorter candidate lists
-        bigrams = self.counts.bigrams[:, 0]
         seen = np.zeros(pair.shape, np.int64)
-        seen[known] = self._lookup(keys, self.counts.bigram_keys, bigrams)
+        seen[known] = self.counts.bigram(keys)
         counted = seen.astype(float)
         if self._prior is not None:  # the dictionary's pairs: pseudo-counts
             counted[known] += PRIOR_WEIGHT * self._prior.contains(keys)
@@ -336,16 +334,14 @@ class LanguageModel:
         a syllable in no known pair follows its own most frequent casing; in CAPITALS when
         most of its occurrences are. A syllable the model lacks stays as typed."""
         _, _, hashes = self._tables
-        keys, pairs = self.counts.bigram_keys, self.counts.bigrams
         ids = np.array(path, np.int64)
         titled = np.zeros(len(path), bool)
         paired = np.zeros(len(path), bool)
-        if len(path) > 1 and keys.size:
+        if len(path) > 1 and self.counts.has_bigrams:
             pair = combine(hashes[np.maximum(ids[:-1], 0)], hashes[np.maximum(ids[1:], 0)])
-            where = np.searchsorted(keys, pair)
-            hit = (keys.take(where, mode="clip") == pair) & (ids[:-1] >= 0) & (ids[1:] >= 0)
-            total = pairs[:, 0].take(where, mode="clip")
-            names = hit & (2 * pairs[:, 1].take(where, mode="clip") > total)
+            total = self.counts.bigram(pair)
+            hit = (total > 0) & (ids[:-1] >= 0) & (ids[1:] >= 0)
+            names = hit & (2 * self.counts.bigram(pair, 1) > total)
             titled[:-1] |= names
             titled[1:] |= names
             paired[:-1] |= hit
@@ -376,7 +372,7 @@ class LanguageModel:
         if ids.size < 2:
             return set()
         pair = combine(hashes[np.maximum(ids[:-1], 0)], hashes[np.maximum(ids[1:], 0)])
-        seen = self._lookup(pair, self.counts.bigram_keys, self.counts.bigrams[:, 0]) > 0
+        seen = self.counts.bigram(pair) > 0
         seen &= (ids[:-1] >= 0) & (ids[1:] >= 0)
         return set(np.flatnonzero(seen).tolist()) | set((np.flatnonzero(seen) + 1).tolist())
 

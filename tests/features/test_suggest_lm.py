@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index import build_index, update_index
-from searcher import Searcher, lm
+from searcher import Searcher, lm, lm_write
 from searcher.analysis import canonical_syllable, fold
 from searcher.lm import LM_DIR, Counts, LanguageModel
 from searcher.lm_counts import syllable_hash
@@ -169,7 +169,10 @@ def test_an_index_without_the_model_still_suggests(corpus_index: Path, tmp_path:
 
 
 def _counts(index_dir: Path) -> Counts:
-    return Counts.load(read_current(index_dir).path / LM_DIR / "model", mmap=False)
+    """The counts the searcher decodes with: the model plus the delta of later updates."""
+    opened = LanguageModel.open(read_current(index_dir).path)
+    assert opened is not None
+    return opened.counts.summed()
 
 
 def _assert_same(left: Counts, right: Counts) -> None:
@@ -199,6 +202,55 @@ def test_an_update_gives_the_model_of_a_rebuild(write_jsonl, tmp_path: Path) -> 
     with Searcher(updated) as searcher:
         assert searcher.search("nguyen van hon").suggestion == "Nguyễn Văn Hon"
         assert searcher.search("sa dec").suggestion != "Sa Đéc"  # its only bulletin is gone
+
+
+@pytest.mark.parametrize("fold", ["never", "always"])
+def test_updates_write_a_delta_and_share_the_model(  # type: ignore[no-untyped-def]
+    fold: str, write_jsonl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each update leaves the model as a rebuild would count it; without a fold the model's
+    files stay hard-linked to the previous generation's and only a delta is written."""
+    monkeypatch.setattr(lm_write, "FOLD_FRACTION", float("inf") if fold == "never" else 0.0)
+    records = [
+        {"id": f"r{i}", "title": f"Hội nghị sơ kết lần {i}", "body": f"Ông Phan Văn Giáp {i}."}
+        for i in range(6)
+    ]
+    source = write_jsonl(records)
+    updated = tmp_path / "updated"
+    build_index([source], updated)
+    edits = [
+        lambda: records.append({"id": "sa", "title": "Thành phố Sa Đéc", "body": "Về Sa Đéc."}),
+        lambda: records.__setitem__(0, {**records[0], "body": "Ông Nguyễn Văn Hon chủ trì."}),
+        lambda: records.pop(1),
+        lambda: records.append({"id": "ck", "title": "Cam kết", "body": "Ký bản cam kết."}),
+        lambda: records.pop(),  # removes the bulletin the update before added
+    ]
+    for step, edit in enumerate(edits):
+        before = read_current(updated).path / LM_DIR
+        edit()
+        write_jsonl(records)
+        update_index([source], updated)
+        rebuilt = tmp_path / f"rebuilt-{step}"
+        build_index([source], rebuilt)
+        _assert_same(_counts(updated), _counts(rebuilt))
+        after = read_current(updated).path / LM_DIR
+        shared = (before / "model" / "trigrams.npy").stat().st_ino == (
+            after / "model" / "trigrams.npy"
+        ).stat().st_ino
+        assert shared == (fold == "never"), step
+        assert (after / "delta").exists() == (fold == "never"), step
+    with Searcher(updated) as searcher:
+        assert searcher.search("nguyen van hon").suggestion == "Nguyễn Văn Hon"
+        assert searcher.search("sa dec").suggestion == "Sa Đéc"
+
+
+def test_a_delta_for_another_model_is_not_used(corpus_index: Path, tmp_path: Path) -> None:
+    """A delta must match the model it was written against, or the sum would be wrong."""
+    copy = tmp_path / "index"
+    shutil.copytree(corpus_index, copy, symlinks=True)
+    root = read_current(copy).path / LM_DIR
+    Counts.empty().save(root / "delta", {"segments": {}, "base": "another model"})
+    assert LanguageModel.open(read_current(copy).path) is None
 
 
 def test_counts_add_and_subtract_exactly() -> None:
