@@ -472,7 +472,15 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_the_next_run_resumes(
     tmp_path: Path, sadec: PortalSite
 ) -> None:
     command, store = crawl_command(tmp_path, sadec)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a suite started in the background (`pytest &`) ignores SIGINT, and so would the
+        # crawler it starts: Python only turns SIGINT into KeyboardInterrupt if not ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_bulletins(store, process, 3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
