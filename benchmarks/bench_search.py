@@ -28,6 +28,11 @@ end to end; overlap@10 of the fast path with the exhaustive ranking; load time a
 ``--workload page`` runs issue 20's workload instead (:mod:`benchmarks.page_workload`)::
 
     python -m benchmarks.bench_search --workload page --n 20000 --repeats 3
+
+``--workload scoring`` times that workload's ranking alone (first ask of its proximity pairs,
+second ask, warm)::
+
+    python -m benchmarks.bench_search --workload scoring --n 20000
 """
 
 from __future__ import annotations
@@ -639,20 +644,21 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print every query's time")
     parser.add_argument(
         "--workload",
-        choices=("mixed", "page"),
+        choices=("mixed", "page", "scoring"),
         default="mixed",
         help="mixed: the query kinds above against fast path, plain Whoosh and FTS5 with "
         "facets; page: issue 20's title fragments + topical queries, bantin's page against "
-        "FTS5's page without facets, interleaved, by stage (see benchmarks.page_workload)",
+        "FTS5's page without facets, interleaved, by stage (see benchmarks.page_workload); "
+        "scoring: the page workload's ranking alone, first ask, second ask and warm",
     )
     parser.add_argument("--repeats", type=int, default=3, help="page workload: timed rounds")
     args = parser.parse_args()
-    if args.workload == "page":
-        from benchmarks.page_workload import run_page
+    if args.workload in ("page", "scoring"):
+        from benchmarks.page_workload import run_page, run_scoring
 
         require_data()
         args.index_dir = Path(args.index) if args.index else cached_index(args.n)
-        print(run_page(args))
+        print((run_page if args.workload == "page" else run_scoring)(args))
         return
     results = run(args)
     text = report(results, args)

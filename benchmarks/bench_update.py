@@ -49,6 +49,23 @@ def disk_bytes(folder: Path) -> int:
     return total
 
 
+def added_by_part(index_dir: Path) -> dict[str, int]:
+    """Bytes the live generation holds that the previous one does not, by its top-level part
+    (a sub-folder such as ``lm`` or ``passages``; Whoosh's own files as ``whoosh``)."""
+    from searcher.storage import generation_names
+
+    *_, previous, live = generation_names(index_dir)
+    old = {os.lstat(p).st_ino for p in (index_dir / previous).rglob("*") if p.is_file()}
+    parts: dict[str, int] = {}
+    for path in (index_dir / live).rglob("*"):
+        info = os.lstat(path)
+        if path.is_file() and info.st_ino not in old:
+            relative = path.relative_to(index_dir / live).parts
+            part = relative[0] if len(relative) > 1 else "whoosh"
+            parts[part] = parts.get(part, 0) + info.st_size
+    return parts
+
+
 def write_inputs(records: list[dict], folder: Path) -> list[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     return [
@@ -136,6 +153,8 @@ def main() -> None:
     print(f"| index size after (both generations) | {size_after / 1e6:.1f} MB |")
     added_bytes = size_after - size_before
     print(f"| bytes added | {added_bytes / 1e6:.2f} MB ({100 * added_bytes / size_before:.2f} %) |")
+    for part, size in sorted(added_by_part(work / "updated").items(), key=lambda kv: -kv[1]):
+        print(f"| of which new in `{part}` | {size / 1e6:.2f} MB |")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,15 @@ Systems compared, on the same syllables:
 * **left unaccented** — the text as typed (right only where the word has no marks);
 * **most frequent form** — each syllable's accented form held by the most bulletins of the index
   (``Vocabulary.accented_forms``, i.e. document frequency);
+* **pyvi's ViDiac** — the character-level CRF diacritic restorer pyvi ships (no index);
 * **bantin suggestion** — ``Searcher.search(typed).suggestion`` through the public API (no
   suggestion counts as the typed text). With the generation's language model
   (:mod:`searcher.lm`) it is made for queries of any length; an index without one keeps the
   vocabulary restorer, which makes none for more than twelve syllables;
 * **Vocabulary.restore** — the same Viterbi on every title, whatever its length;
+* **lm** / **lm_without_prior** / **lm_interpolated** — the model's decoding alone: as the
+  product does it, without the dictionary prior (:mod:`searcher.lm_prior`), and with
+  Jelinek–Mercer interpolation instead of stupid backoff;
 * **prototype: syllable bigrams** (not in the product) — a Viterbi over each syllable's accented
   forms scored by a syllable-bigram language model counted from the indexed texts (every
   adjacent pair of syllables, across word boundaries), with absolute-discount interpolation
@@ -134,12 +138,26 @@ SUGGESTION_LIMIT = 12
 RESTORERS = (
     "unaccented",
     "most_frequent",
+    "vidiac",
     "suggestion",
     "restore",
     "lm",
+    "lm_without_prior",
     "lm_interpolated",
     "bigram_prototype",
 )
+
+
+def vidiac(typed: str) -> list[str]:
+    """pyvi's CRF diacritic restorer (``ViDiac``, character-level) on a typed title, split as
+    typed; a title it fails on (it raises on some letter sequences) counts as left unaccented."""
+    from pyvi import ViDiac
+
+    try:
+        restored = ViDiac.add_accents(typed).split(" ")
+    except KeyError:
+        return typed.split(" ")
+    return restored if len(restored) == len(typed.split(" ")) else typed.split(" ")
 
 
 def evaluate(
@@ -170,10 +188,11 @@ def evaluate(
     with Searcher(index_dir) as searcher:  # type: ignore[arg-type]
         vocabulary = searcher._current().vocabulary  # the product's own, as the search uses it
         model = searcher._current().language_model
-        interpolated = None
+        interpolated = alone = None
         if model is not None:  # the same counts, Jelinek–Mercer instead of stupid backoff
             interpolated = type(model)(model.counts)
             interpolated.smoothing = "interpolated"
+            alone = type(model)(model.counts, use_prior=False)  # the index's counts alone
         for title in titles:
             reference = [t.text for t in analyze(title, segment=False) if t.kind == "syllable"]
             typed_words = [fold(w) for w in reference]
@@ -188,8 +207,10 @@ def evaluate(
                     for w in typed_words
                 ],
                 "suggestion": [canonical_syllable(w) for w in suggested],  # lower-cased
+                "vidiac": [canonical_syllable(w) for w in vidiac(" ".join(typed_words))],
                 "restore": vocabulary.restore(typed_words),
                 "lm": [w.lower() for w in (model or vocabulary).restore(typed_words)],
+                "lm_without_prior": [w.lower() for w in (alone or vocabulary).restore(typed_words)],
                 "lm_interpolated": [
                     w.lower() for w in (interpolated or vocabulary).restore(typed_words)
                 ],
@@ -211,8 +232,13 @@ def timings(index_dir: object, titles: list[str]) -> dict[str, float]:
     from searcher import Searcher
     from searcher.analysis import fold
     from searcher.lm import LanguageModel
+    from searcher.lm_prior import DictionaryPrior, read_words
 
     found: dict[str, float] = {}
+    started, started_cpu = time.perf_counter(), time.process_time()
+    DictionaryPrior.from_words(read_words())  # once per process, on its first decoding
+    found["prior_build_s"] = time.perf_counter() - started
+    found["prior_build_cpu_s"] = time.process_time() - started_cpu
     with Searcher(index_dir) as searcher:  # type: ignore[arg-type]
         started = time.perf_counter()
         opened = searcher._current()

@@ -20,10 +20,14 @@ from pathlib import Path
 import numpy as np
 
 #: Bump when what the folders hold or mean changes; other versions are ignored.
-FORMAT_VERSION = 3  # 3: photo captions are counted too
+FORMAT_VERSION = 4  # 3: photo captions are counted too; 4: a delta beside the model
 LM_DIR = "lm"
 SEGMENTS = "segments"
+#: Per segment, the counts of its bulletins deleted since the segment was counted.
+REMOVED = "removed"
 MODEL = "model"
+#: What changed since ``model`` was summed (signed counts), added to it at lookup.
+DELTA = "delta"
 _META = "meta.json"
 _MULTIPLIER = np.array([0x9E3779B97F4A7C15], dtype=np.uint64)
 
@@ -44,7 +48,7 @@ def combine(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def summed_rows(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique keys with their summed count rows, rows summing to zero dropped (a sort
+    """Sorted unique keys with their summed count rows, rows of zeros dropped (a sort
     and a ``reduceat``: ``np.add.at`` is an order of magnitude slower on millions of keys)."""
     if keys.size == 0:
         return keys.astype(np.uint64), counts.reshape(0, *counts.shape[1:]).astype(np.int64)
@@ -52,7 +56,7 @@ def summed_rows(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     total = np.add.reduceat(counts[order].astype(np.int64), starts, axis=0)
-    keep = total.reshape(starts.size, -1)[:, 0] != 0
+    keep = (total.reshape(starts.size, -1) != 0).any(axis=1)
     return keys[starts][keep], total[keep]
 
 
@@ -67,6 +71,11 @@ class Counts:
     bigrams: np.ndarray  # int64 (B, 2)
     trigram_keys: np.ndarray  # uint64, ascending
     trigrams: np.ndarray  # int64 (T,)
+
+    @property
+    def size(self) -> int:
+        """Rows held: what a delta is weighed by against its model."""
+        return len(self.syllables) + self.bigram_keys.size + self.trigram_keys.size
 
     @classmethod
     def empty(cls) -> Counts:
@@ -85,7 +94,7 @@ class Counts:
         for counts, sign in parts:
             rows = np.fromiter(map(index.__getitem__, counts.syllables), np.int64)
             total[rows] += sign * counts.unigrams  # a part lists each syllable once
-        names = sorted(s for s, i in index.items() if total[i, 0] != 0)
+        names = sorted(s for s, i in index.items() if total[i].any())
         return cls(
             names,
             total[[index[s] for s in names]].reshape(-1, 3),
@@ -152,3 +161,70 @@ def read_meta(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return meta if meta.get("format") == FORMAT_VERSION else None
+
+
+def _lookup(keys: np.ndarray, table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The value of each key in the sorted ``table`` (0 for absent keys)."""
+    if table.size == 0:
+        return np.zeros(keys.shape, np.int64)
+    where = np.searchsorted(table, keys)
+    return np.where(table.take(where, mode="clip") == keys, values.take(where, mode="clip"), 0)
+
+
+class LayeredCounts:
+    """A generation's counts as the decoder sees them: the memory-mapped model plus the small
+    delta an update writes beside it (:mod:`searcher.lm_write`).
+
+    An update of fifty bulletins would otherwise rewrite the whole model (hundreds of MB at
+    95,000 bulletins) for a change of a few thousand n-grams; instead the model stays shared
+    with the previous generation and each lookup adds the delta's count. Syllables only the
+    delta knows are appended after the model's, so the sums equal the counts of a rebuild.
+    """
+
+    def __init__(
+        self, base: Counts, delta: Counts | None = None, hashes: np.ndarray | None = None
+    ) -> None:
+        self.base = base
+        self.delta = delta if delta is not None and delta.size else None
+        if hashes is None or hashes.size != len(base.syllables):
+            hashes = np.array([syllable_hash(s) for s in base.syllables], dtype=np.uint64)
+        self.syllables = base.syllables
+        self.unigrams = base.unigrams
+        self.hashes = hashes
+        if self.delta is not None:
+            self._add_unigrams(self.delta)
+
+    def _add_unigrams(self, delta: Counts) -> None:
+        ids = {syllable: i for i, syllable in enumerate(self.syllables)}
+        extra = [syllable for syllable in delta.syllables if syllable not in ids]
+        ids.update({syllable: len(self.syllables) + i for i, syllable in enumerate(extra)})
+        unigrams = np.zeros((len(ids), 3), np.int64)
+        unigrams[: len(self.syllables)] = self.unigrams
+        rows = np.fromiter(map(ids.__getitem__, delta.syllables), np.int64, len(delta.syllables))
+        unigrams[rows] += delta.unigrams
+        self.syllables = [*self.syllables, *extra]
+        self.unigrams = unigrams
+        added = np.array([syllable_hash(s) for s in extra], dtype=np.uint64)
+        self.hashes = np.concatenate([self.hashes, added])
+
+    @property
+    def has_bigrams(self) -> bool:
+        return bool(self.base.bigram_keys.size or (self.delta and self.delta.bigram_keys.size))
+
+    def bigram(self, keys: np.ndarray, column: int = 0) -> np.ndarray:
+        """Count column ``column`` (0 all, 1 Title Title) of each bigram key (0 when unseen)."""
+        found = _lookup(keys, self.base.bigram_keys, self.base.bigrams[:, column])
+        if self.delta is not None:
+            found = found + _lookup(keys, self.delta.bigram_keys, self.delta.bigrams[:, column])
+        return found
+
+    def trigram(self, keys: np.ndarray) -> np.ndarray:
+        found = _lookup(keys, self.base.trigram_keys, self.base.trigrams)
+        if self.delta is not None:
+            found = found + _lookup(keys, self.delta.trigram_keys, self.delta.trigrams)
+        return found
+
+    def summed(self) -> Counts:
+        """The counts as one table, as a rebuild would write them (tests, tools)."""
+        parts = [(self.base, 1)] + ([(self.delta, 1)] if self.delta is not None else [])
+        return Counts.summed(parts)

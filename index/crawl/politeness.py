@@ -8,8 +8,11 @@ Crawl-delay, and holds the host back when it answers 429/503 with Retry-After.
 from __future__ import annotations
 
 import email.utils
+import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +42,29 @@ class SystemClock:
 
 class Stopped(Exception):
     """The run was asked to stop (Ctrl-C) while waiting."""
+
+
+@contextmanager
+def stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C also sets ``stop``, then raises KeyboardInterrupt as usual: should it land in
+    code that swallows the exception, the run still stops at its next pause. Only in the main
+    thread with Python's own handler in place (an embedding program keeps its own)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+
+    def interrupted(signum: int, frame: object) -> None:
+        stop.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

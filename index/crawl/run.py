@@ -21,7 +21,7 @@ from index.bulletin import Skipped
 from index.crawl.config import CrawlConfig, Portal
 from index.crawl.discovery import Found, day_of, next_page, page_links, parse_feed, parse_sitemap
 from index.crawl.fetcher import Fetcher, HostUnavailable, Page
-from index.crawl.politeness import Clock, Stopped, SystemClock
+from index.crawl.politeness import Clock, Stopped, SystemClock, stop_on_interrupt
 from index.crawl.state import Article, CrawlState
 from index.crawl.store import Store, bulletin_record, record_hash
 from index.crawl.summary import CrawlReport, PortalReport
@@ -75,7 +75,8 @@ def crawl(
     with CrawlState(store.state_path) as state:
         run, unfinished = state.start_run(clock.now())
         groups = _by_host(config.portals)
-        with Fetcher(config.user_agent, clock, stop=stop, verify=verify) as fetcher:
+        fetching = Fetcher(config.user_agent, clock, stop=stop, verify=verify)
+        with fetching as fetcher, stop_on_interrupt(stop):
 
             def crawl_group(portals: list[Portal]) -> None:
                 with CrawlState(store.state_path) as own:

@@ -137,9 +137,10 @@ class FastIndex(TermIndex):
         stop = min(stop, docs.size)
         if start >= stop:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        pruning = Pruning(self, self.compile(query), self.prune_above)
+        node = self.compile(query)
+        pruning = Pruning(self, node, self.prune_above)
         candidates = pruning.candidates(docs, stop)
-        exact = self.exact_scores(query, candidates)
+        exact = Exact(self, pruning.verified).scores(node, candidates)
         order = rank(candidates, exact, start, stop)
         return candidates[order], exact[order]
 

@@ -9,12 +9,17 @@ the side files, so those never cost a search anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
 from searcher.analysis import fold
+
+#: ``starts(ordinal, term_freqs)``: where each posting's positions start (see
+#: :func:`posting_starts`).
+StartsOf = Callable[[int, np.ndarray], np.ndarray]
 
 
 class PostingsView(Protocol):
@@ -29,8 +34,16 @@ class PostingsView(Protocol):
     def find(self, term: str) -> int | None: ...
 
 
-def phrase_docs_in(files: PostingsView, words: tuple[str, ...]) -> np.ndarray:
-    """Segment-local documents (ascending) where ``words`` occur at consecutive positions."""
+def phrase_docs_in(
+    files: PostingsView,
+    words: tuple[str, ...],
+    starts: StartsOf | None = None,
+) -> np.ndarray:
+    """Segment-local documents (ascending) where ``words`` occur at consecutive positions.
+
+    ``starts(ordinal, term_freqs)``: where each posting's positions start, relative to the
+    term's (a cache of it saves a pass over a common word's whole posting list).
+    """
     ordinals = [files.find(word) for word in words]
     if any(o is None for o in ordinals):
         return np.zeros(0, dtype=np.int64)
@@ -52,12 +65,13 @@ def phrase_docs_in(files: PostingsView, words: tuple[str, ...]) -> np.ndarray:
                 keys = (np.searchsorted(alive, keys >> 32) << 32) | (keys & 0xFFFFFFFF)
         ordinal = ordinals[i]
         a, b = ranges[i]
-        term_freqs = files.freqs[a:b].astype(np.int64)
+        term_freqs = files.freqs[a:b]
         where = np.searchsorted(files.docs[a:b], candidates)
-        starts = int(files.pos_ptr[ordinal]) + (np.cumsum(term_freqs) - term_freqs)[where]
-        counts = term_freqs[where]
+        first = starts(ordinal, term_freqs) if starts else posting_starts(term_freqs)
+        begin = int(files.pos_ptr[ordinal]) + first[where]
+        counts = term_freqs[where].astype(np.int64)
         flat = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        positions = files.positions[np.repeat(starts, counts) + flat].astype(np.int64)
+        positions = files.positions[np.repeat(begin, counts) + flat].astype(np.int64)
         ranks = np.repeat(np.arange(candidates.size, dtype=np.int64), counts)
         # Key: candidate rank and the position the phrase would start at (ascending).
         usable = positions >= i
@@ -67,6 +81,12 @@ def phrase_docs_in(files: PostingsView, words: tuple[str, ...]) -> np.ndarray:
             return np.zeros(0, dtype=np.int64)
     assert keys is not None
     return candidates[np.unique(keys >> 32)]
+
+
+def posting_starts(term_freqs: np.ndarray) -> np.ndarray:
+    """Where each posting's positions start, from the term's first position."""
+    ends = np.cumsum(term_freqs, dtype=np.int64)
+    return ends - term_freqs
 
 
 def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:

@@ -25,6 +25,14 @@ class Pruning:
     the rest are scored only for the documents still in the running, usually a few hundred
     of the hundreds of thousands a query of common words matches.
 
+    A phrase whose documents are not at hand (the proximity clause of a pair of common words:
+    most documents hold both), asked for the first time, is not verified on every document
+    that holds its words (asked for again, it is, once, and kept). Until
+    the end it adds to each document only what it could add, its words' scores where both
+    occur (an upper bound, as exact as the phrase's own score where it holds); then it is
+    verified on the positions of the documents still in the running, and those are pruned
+    again on their real scores.
+
     ``enough``: candidates few enough to score exactly at once (each by binary search, see
     FEW); no more than this many matches (or the page's end) are not pruned at all.
     """
@@ -40,31 +48,92 @@ class Pruning:
         # every document that can reach the page (three times e, with room for rounding).
         self.slack = self.SLACK + 3 * index.weight_error
         self.scorer = Scorer(index)
-        self.clauses = _clauses(root, required=True)
+        #: The deferred phrases verified, each with the documents found to hold it among
+        #: those it was verified on (a superset of the candidates: see :class:`Exact`).
+        self.verified: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self.clauses: list[Node] = []
+        #: Phrases left to verify on the last candidates (see the class's docstring).
+        self.deferred: list[Node] = []
+        for clause in _clauses(root, required=True):
+            self._defer(clause)
+
+    def _defer(self, clause: Node) -> None:
+        """Add ``clause``, its phrases whose documents are not at hand set apart."""
+        if self._deferrable(clause):
+            self.deferred.append(clause)
+            return
+        if clause.kind != "or" or not is_unit(clause):
+            self.clauses.append(clause)
+            return
+        kept: list[Node] = []
+        for child in clause.children:
+            if self._deferrable(child):
+                self.deferred.append(child)
+            else:
+                kept.append(child)
+        if len(kept) == len(clause.children):
+            self.clauses.append(clause)
+        elif kept:  # an Or's score is the sum of its matching children's
+            self.clauses.append(kept[0] if len(kept) == 1 else Node("or", children=tuple(kept)))
+
+    def _deferrable(self, node: Node) -> bool:
+        """Whether ``node`` is a phrase to verify on the last candidates only: its documents
+        are not at hand and it was not asked for before (one asked for again is verified on
+        every document holding its words, once, and kept, as whole units are)."""
+        if node.kind != "phrase" or self.index.phrase_known(node.field, node.words):
+            return False
+        return not self.index.recurring(("phrase", node.field, node.words))
 
     def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
         if docs.size <= max(self.enough, stop):
             return docs
-        bounds = [self.bound(clause) for clause in self.clauses]
-        order = sorted(range(len(self.clauses)), key=lambda i: -bounds[i])
+        clauses = self.clauses + self.deferred
+        bounds = [self.bound(clause) for clause in clauses]
+        order = sorted(range(len(clauses)), key=lambda i: -bounds[i])
         rest = sum(bounds)
-        partial = np.zeros(docs.size)
+        partial = np.zeros(docs.size)  # the scores of the clauses scored so far
+        # The most each deferred phrase met so far can add to each document (the phrases
+        # in the order they were met).
+        pending: list[tuple[Node, np.ndarray]] = []
         for step, i in enumerate(order):
+            clause = clauses[i]
             rest -= bounds[i]
-            if step == 0 and self.scorer.cost(self.clauses[i]) * 16 < docs.size:
-                # A rare first clause (an alternative of a fallback, say): when the page's
-                # documents all hold it, no other document needs a score.
-                own = self._within(self.clauses[i], docs, stop, rest)
-                if own is not None:
-                    docs, partial = own
-                    continue
-            partial += self.scorer.aligned(self.clauses[i], docs)
-            best = _kth_best(partial, stop)
-            keep = partial + max(rest, 0.0) * (1 + self.slack) >= best * (1 - self.slack)
+            if i >= len(self.clauses):
+                pending.append((clause, self.scorer.phrase_bound(clause, docs)))
+            else:
+                if step == 0 and self.scorer.cost(clause) * 16 < docs.size:
+                    # A rare first clause (an alternative of a fallback, say): when the
+                    # page's documents all hold it, no other document needs a score.
+                    own = self._within(clause, docs, stop, rest)
+                    if own is not None:
+                        docs, partial = own
+                        continue
+                partial += self.scorer.aligned(clause, docs)
+            most = partial + sum(upper for _, upper in pending) if pending else partial
+            keep = self._keep(partial, most + max(rest, 0.0) * (1 + self.slack), stop)
             docs, partial = docs[keep], partial[keep]
+            pending = [(phrase, upper[keep]) for phrase, upper in pending]
             if docs.size <= max(self.enough, stop):
-                break
-        return docs
+                return docs
+        # Every clause is scored or bounded: verify the deferred phrases on what is left
+        # (all at once: reading positions costs little per document, much per call), then
+        # keep what can reach the page on the real scores.
+        if not pending:
+            return docs
+        bounds_of = np.vstack([upper for _, upper in pending])
+        some = bounds_of.any(axis=0)  # documents where some phrase's words all occur
+        held = np.zeros(bounds_of.shape, dtype=bool)
+        phrases = [(phrase.field, phrase.words) for phrase, _ in pending]
+        held[:, some] = self.index.phrases_held(phrases, docs[some])
+        for key, row in zip(phrases, held, strict=True):
+            self.verified[key] = docs[row]
+        partial += (bounds_of * held).sum(axis=0)
+        return docs[self._keep(partial, partial, stop)]
+
+    def _keep(self, partial: np.ndarray, most: np.ndarray, stop: int) -> np.ndarray:
+        """Which documents can still reach rank ``stop``: at most ``most``, against the
+        ``stop``-th best of the scores ``partial`` they have for certain."""
+        return most >= _kth_best(partial, stop) * (1 - self.slack)
 
     def _within(
         self, clause: Node, docs: np.ndarray, stop: int, rest: float

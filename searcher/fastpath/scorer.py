@@ -10,11 +10,13 @@ scores with Whoosh's float64 arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
 from searcher.fastpath.phrases import isin_sorted
-from searcher.fastpath.terms import TermIndex, lookup
+from searcher.fastpath.terms import FEW, Phrase, TermIndex, lookup
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
 SPARSE_UNION = 8
@@ -39,6 +41,7 @@ class Scorer:
     def __init__(self, index: TermIndex) -> None:
         self.index = index
         self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
+        self._costs: dict[int, tuple[Node, int]] = {}
 
     def sparse(self, node: Node) -> Sparse:
         kind = node.kind
@@ -135,6 +138,19 @@ class Scorer:
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
 
+    def phrase_bound(self, node: Node, within: np.ndarray) -> np.ndarray:
+        """A phrase's score for the ``within`` documents were its words side by side in all
+        that hold them: the most it can add to each, found without reading positions."""
+        total = np.zeros(within.size)
+        held = np.ones(within.size, dtype=bool)
+        for word in node.words:
+            weights = self.aligned(Node("term", node.field, (word,)), within)
+            total += weights
+            held &= weights > 0
+        if node.boost != 1.0:  # as Whoosh: the words' sum, times the boost
+            total *= node.boost
+        return total * held
+
     def pieces(self, node: Node) -> list[Piece]:
         """A node's documents and scores as pieces: a term of several segments with stored
         weights as its segments' slices (a dense sum needs no concatenated copy), anything
@@ -159,36 +175,66 @@ class Scorer:
         return self._rank_of[1]
 
     def cost(self, node: Node) -> int:
-        """Postings a node walks (an estimate for ordering and narrowing)."""
+        """Postings a node walks (an estimate for ordering and narrowing), remembered for
+        the nodes of the query at hand (orderings ask again and again)."""
+        known = self._costs.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
         if node.kind in ("term", "phrase"):
-            return sum(self.index.df(node.field, word) for word in node.words)
-        if node.kind == "and":
-            return min((self.cost(c) for c in node.children), default=0)
-        if node.kind in ("andmaybe", "andnot"):
-            return self.cost(node.children[0])
-        return sum(self.cost(c) for c in node.children)
+            found = sum(self.index.df(node.field, word) for word in node.words)
+        elif node.kind == "and":
+            found = min((self.cost(c) for c in node.children), default=0)
+        elif node.kind in ("andmaybe", "andnot"):
+            found = self.cost(node.children[0])
+        else:
+            found = sum(self.cost(c) for c in node.children)
+        self._costs[id(node)] = (node, found)
+        return found
 
 
 class Exact:
     """Exact BM25F scores of given documents: the query tree evaluated on them alone, every
     weight computed in float64 with Whoosh's formula."""
 
-    def __init__(self, index: TermIndex) -> None:
+    def __init__(self, index: TermIndex, verified: dict[Phrase, np.ndarray] | None = None) -> None:
+        """``verified``: phrases' documents among a superset of the documents to score (the
+        pruning's, see :class:`~searcher.fastpath.pruning.Pruning`)."""
         self.index = index
+        self.verified = verified or {}
+        self._held: dict[Phrase, np.ndarray] = {}
+        self._terms: dict[tuple[str, str], np.ndarray] = {}
+        self._parts: list[tuple[int, np.ndarray]] = []
 
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
+        """The node's scores of the ``within`` documents (ascending)."""
+        # The phrases are verified first, all at once, on these documents' positions.
+        phrases = list(
+            dict.fromkeys(
+                (n.field, n.words)
+                for n in _phrases(node)
+                if (n.field, n.words) not in self.verified
+            )
+        )
+        held = self.index.phrases_held(phrases, within) if phrases else []
+        self._held = dict(zip(phrases, held, strict=True))
+        self._terms = {}
+        self._parts = self.index.parts(within)
+        for key, docs in self.verified.items():
+            self._held[key] = isin_sorted(within, docs)
+        return self._scores(node, within)
+
+    def _scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         kind = node.kind
         if kind == "term":
-            return self.index.term_at(node.field, node.words[0], within, exact=True)
+            return self._term(node.field, node.words[0], within)
         if kind == "phrase":
-            present = isin_sorted(within, self.index.phrase_docs(node.field, node.words))
             total = np.zeros(within.size)
             for word in node.words:
-                total += self.index.term_at(node.field, word, within, exact=True)
+                total += self._term(node.field, word, within)
             if node.boost != 1.0:  # Whoosh: the phrase's sum, times the boost
                 total *= node.boost
-            return total * present
-        children = [self.scores(child, within) for child in node.children]
+            return total * self._held[(node.field, node.words)]
+        children = [self._scores(child, within) for child in node.children]
         if kind == "or":
             return np.sum(children, axis=0) if children else np.zeros(within.size)
         if kind == "and":
@@ -199,6 +245,26 @@ class Exact:
         if kind == "andnot":
             return children[0] * (children[1] == 0)
         return np.zeros(within.size)
+
+    def _term(self, field: str, word: str, within: np.ndarray) -> np.ndarray:
+        """A term's exact weights, computed once per scoring (a proximity pair's words are
+        terms of the query too)."""
+        key = (field, word)
+        found = self._terms.get(key)
+        if found is None:
+            if within.size <= FEW:
+                found = self.index.searched_at(field, word, within, self._parts)
+            else:
+                found = self.index.term_at(field, word, within, exact=True)
+            self._terms[key] = found
+        return found
+
+
+def _phrases(node: Node) -> Iterator[Node]:
+    if node.kind == "phrase":
+        yield node
+    for child in node.children:
+        yield from _phrases(child)
 
 
 def dense_sum(parts: list[list[Piece]], size: int) -> np.ndarray:

@@ -11,14 +11,14 @@ What is worth it is cached for the life of the generation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from searcher.fastpath.cache import Cache
-from searcher.fastpath.phrases import phrase_docs_in
+from searcher.fastpath.phrases import StartsOf, isin_sorted, phrase_docs_in, posting_starts
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
 
@@ -26,6 +26,8 @@ from searcher.fastpath.store import FIELDS, SegmentFiles
 #: and more for larger indexes, whose arrays are longer.
 CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
+#: A phrase: its field and words.
+Phrase = tuple[str, tuple[str, ...]]
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
@@ -87,6 +89,8 @@ class TermIndex:
         #: Each looked-up term's posting range per segment (hash lookups add up: a query's
         #: leaves are looked up for ordering, matching and exact scoring alike).
         self._where: dict[tuple[str, str], tuple[tuple[int, int, int], ...]] = {}
+        #: Each term's ordinal in a segment's field, once looked up for its positions.
+        self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
 
@@ -260,15 +264,44 @@ class TermIndex:
         if within.size * 16 >= df and self.weights is None:
             found = self.term(field, term)
             return lookup(found.docs, found.weights, within, self.size)
+        return self.searched_at(field, term, within, self.parts(within))
+
+    def parts(self, within: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """``within`` (global, ascending) split by segment: each part's first index into it
+        and its segment-local documents."""
+        if len(self.segments) == 1:  # (fewer numpy calls)
+            return [(0, within)]
+        bounds = np.searchsorted(within, [*self.offsets, self.size]).tolist()
+        return [
+            (lo, within[lo:hi] - offset)
+            for lo, hi, offset in zip(bounds, bounds[1:], self.offsets, strict=False)
+        ]
+
+    def searched_at(
+        self, field: str, term: str, within: np.ndarray, parts: list[tuple[int, np.ndarray]]
+    ) -> np.ndarray:
+        """A term's exact weights for the ``within`` documents (split by :meth:`parts`),
+        each found by binary search in the term's postings: for a few documents. A common
+        term's postings of all segments are kept as one list (one search, not one a
+        segment: a large index has several)."""
         weights = np.zeros(within.size)
-        for k, a, b in self.ranges(field, term):
-            segment, offset = self.segments[k], self.offsets[k]
-            files = segment.fields[field]
-            if len(self.segments) == 1:  # (fewer numpy calls: this runs for every leaf)
-                lo, local = 0, within
-            else:
-                lo, hi = np.searchsorted(within, [offset, offset + segment.doc_count])
-                local = within[lo:hi] - offset
+        ranges = self.ranges(field, term)
+        df = sum(b - a for _, a, b in ranges)
+        if len(ranges) > 1 and df >= self.worth_caching:
+            docs, freqs = self.cache.get(
+                ("postings", field, term), lambda: self._kept_postings(field, term)
+            )
+            where = np.searchsorted(docs, within)
+            where[where == docs.size] = 0
+            hit = np.flatnonzero(docs[where] == within)
+            pick = where[hit]
+            weights[hit] = self._weights(field, docs[pick], freqs[pick], df=df)
+            return weights
+        for k, a, b in ranges:
+            lo, local = parts[k]
+            if local.size == 0:
+                continue
+            files, offset = self.segments[k].fields[field], self.offsets[k]
             docs = files.docs[a:b]
             where = np.searchsorted(docs, local)
             where[where == docs.size] = 0
@@ -278,6 +311,10 @@ class TermIndex:
             freqs = files.freqs[a:b][pick]
             weights[lo + hit if lo else hit] = self._weights(field, found_docs, freqs, df=df)
         return weights
+
+    def _kept_postings(self, field: str, term: str) -> tuple[Any, int, bool]:
+        docs, freqs = self._postings(field, term)
+        return (docs, freqs), docs.nbytes + freqs.nbytes, True
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
@@ -310,13 +347,127 @@ class TermIndex:
 
         return self.cache.get(("phrase", field, words), compute)
 
+    def phrase_known(self, field: str, words: tuple[str, ...]) -> bool:
+        """Whether the phrase's documents are at hand (cached, or stored with the side files)
+        rather than to be found from positions."""
+        if self.cache.holds(("phrase", field, words)):
+            return True
+        return all(words in segment.fields[field].phrases for segment in self.segments)
+
+    def phrases_held(self, phrases: Sequence[Phrase], within: np.ndarray) -> np.ndarray:
+        """Whether each of the ``within`` documents (global, ascending) holds each phrase
+        (rows: phrases): from a phrase's documents when at hand, else from the positions of
+        those documents alone (a pair of common words is held by most documents, a page's
+        candidates are a few hundred). All phrases of a field are read in one gather."""
+        held = np.zeros((len(phrases), within.size), dtype=bool)
+        unknown: dict[str, list[int]] = {}
+        for j, (field, words) in enumerate(phrases):
+            if self.phrase_known(field, words):
+                held[j] = isin_sorted(within, self.phrase_docs(field, words))
+            else:
+                unknown.setdefault(field, []).append(j)
+        if not unknown or within.size == 0:
+            return held
+        for k, (lo, local) in enumerate(self.parts(within)):
+            if local.size == 0:
+                continue
+            for field, rows in unknown.items():
+                found = self._held_in(k, field, [phrases[j][1] for j in rows], local)
+                for j, ranks in zip(rows, found, strict=True):
+                    held[j, lo + ranks] = True
+        return held
+
+    def _held_in(
+        self, k: int, field: str, phrases: list[tuple[str, ...]], local: np.ndarray
+    ) -> list[np.ndarray]:
+        """For each phrase, the indexes into ``local`` (segment ``k``'s documents) of those
+        holding it: every word's positions in those documents gathered at once, each keyed
+        by (phrase, document, position the phrase would start at); a start counted as often
+        as the phrase has words is a match."""
+        files = self.segments[k].fields[field]
+        starts = self._starts_of(k, field)
+        read: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        begins: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        labels: list[int] = []  # phrase * len(local) + rank: the first of each part
+        shifts: list[int] = []
+        size = local.size
+        for j, words in enumerate(phrases):
+            for i, word in enumerate(words):
+                if word not in read:
+                    read[word] = self._positions_of(k, field, word, local, starts)
+                found = read[word]
+                if found is not None:
+                    begins.append(found[0])
+                    counts.append(found[1])
+                    labels.append(j)
+                    shifts.append(i)
+        if not begins:
+            return [np.zeros(0, dtype=np.int64) for _ in phrases]
+        count = np.concatenate(counts)
+        begin = np.concatenate(begins)
+        parts = np.repeat(np.arange(len(labels)), size)
+        label = np.asarray(labels, dtype=np.int64)[parts] * size + np.tile(
+            np.arange(size, dtype=np.int64), len(labels)
+        )
+        shift = np.asarray(shifts, dtype=np.int64)[parts]
+        ends = np.cumsum(count)
+        flat = np.arange(int(ends[-1]) if ends.size else 0) - np.repeat(ends - count, count)
+        positions = files.positions[np.repeat(begin, count) + flat].astype(np.int64)
+        positions -= np.repeat(shift, count)
+        usable = positions >= 0
+        keys = (np.repeat(label, count)[usable] << 32) | positions[usable]
+        keys, times = np.unique(keys, return_counts=True)
+        groups = keys >> 32
+        lengths = np.asarray([len(words) for words in phrases], dtype=np.int64)
+        groups = np.unique(groups[times == lengths[groups // size]])
+        which = groups // size
+        return [groups[which == j] % size for j in range(len(phrases))]
+
+    def _positions_of(
+        self, k: int, field: str, word: str, local: np.ndarray, starts: StartsOf
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where each of the ``local`` documents' positions of ``word`` begin in segment
+        ``k``'s positions of the field, and how many there are (0 for a document without
+        it)."""
+        files = self.segments[k].fields[field]
+        key = (k, field, word)
+        ordinal = self._ordinals.get(key, -1)
+        if ordinal == -1:
+            ordinal = files.find(word)
+            if len(self._ordinals) > TABLE_ENTRIES:
+                self._ordinals.clear()
+            self._ordinals[key] = ordinal
+        if ordinal is None:
+            return None
+        a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
+        docs = files.docs[a:b]
+        where = np.searchsorted(docs, local)
+        where[where == docs.size] = 0
+        term_freqs = files.freqs[a:b]
+        count = np.where(docs[where] == local, term_freqs[where], 0).astype(np.int64)
+        return int(files.pos_ptr[ordinal]) + starts(ordinal, term_freqs)[where], count
+
+    def _starts_of(self, k: int, field: str) -> StartsOf:
+        """Where each posting of a term of segment ``k`` starts in its positions: computed
+        once per term and kept for the common words (a pass over its whole posting list)."""
+
+        def starts(ordinal: int, term_freqs: np.ndarray) -> np.ndarray:
+            def compute() -> tuple[np.ndarray, int, bool]:
+                found = posting_starts(term_freqs)
+                return found, found.nbytes, term_freqs.size >= self.worth_caching
+
+            return self.cache.get(("starts", k, field, ordinal), compute)
+
+        return starts
+
     def _verify_phrase(self, field: str, words: tuple[str, ...]) -> np.ndarray:
         found: list[np.ndarray] = []
-        for segment, offset in zip(self.segments, self.offsets, strict=True):
+        for k, (segment, offset) in enumerate(zip(self.segments, self.offsets, strict=True)):
             files = segment.fields[field]
             local = files.phrases.get(words)
             if local is None:
-                local = phrase_docs_in(files, words)
+                local = phrase_docs_in(files, words, starts=self._starts_of(k, field))
             if local.size:
                 found.append(local.astype(np.int64) + offset)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)

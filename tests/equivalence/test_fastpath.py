@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -21,6 +22,7 @@ from searcher.fastpath import store
 from searcher.fastpath.compiled import Node
 from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
+from searcher.fastpath.store import FIELDS
 from searcher.generation import term_counts
 from searcher.highlight import Pattern, find_matches, highlight, snippet
 from searcher.plan import PRODUCT_PLAN, PlanOptions
@@ -366,6 +368,54 @@ def test_title_runs_and_long_questions_fast_and_plain_agree(synthetic_index: Pat
         assert_same_answers(fast, plain, RUN_QUERIES)
         opened.prune_above = 0
         assert_same_answers(fast, plain, RUN_QUERIES)
+
+
+def proximity_bulletins() -> list[dict]:
+    """Bulletins where proximity decides the page: many hold both words apart and often, a
+    few hold them once, side by side, and rank first only for the phrase's boost."""
+    fillers = ["gamma", "delta", "epsilon", "zeta", "omega", "theta", "kappa", "sigma"]
+    rng = random.Random(3)
+    records = []
+    for i in range(240):
+        words = ["alpha", "beta"] * 3 + rng.sample(fillers, 6)
+        rng.shuffle(words)
+        while any(a == "alpha" and b == "beta" for a, b in itertools.pairwise(words)):
+            rng.shuffle(words)
+        records.append({"id": f"apart-{i:03d}", "title": "Tin", "body": " ".join(words)})
+    for i in range(6):
+        words = rng.sample(fillers, 4 + i % 3)
+        body = " ".join([*words[:2], "alpha beta", *words[2:]])
+        records.append({"id": f"side-{i}", "title": "Tin", "body": body})
+    rng.shuffle(records)
+    return records
+
+
+def test_unverified_proximity_phrases_are_bounded_so_the_page_stays_exact(tmp_path: Path) -> None:
+    """Pruning verifies a pair's phrase asked for the first time only on its last candidates:
+    until then a document is credited with the most the phrase could add. Here the documents
+    holding the pair side by side score below the others on the words alone and lead only
+    with the phrase, so a bound too low for them loses them from the page. Asked again, the
+    phrase is verified whole and kept, and the page stays the same."""
+    build_index([write(tmp_path / "p.jsonl", proximity_bulletins())], tmp_path / "ix")
+    text = "alpha beta"
+    with Searcher(tmp_path / "ix", fast=False) as plain:
+        for per_page in (1, 3, 6, 10):
+            expected = plain.search(text, per_page=per_page).to_dict()
+            assert expected["hits"][0]["id"].startswith("side-"), "proximity should decide"
+            assert expected["total"] > 200
+            with Searcher(tmp_path / "ix") as fast:  # a new generation: nothing asked before
+                opened = fast._current().fast
+                assert opened is not None
+                opened.prune_above = 0
+                pruning = Pruning(opened, opened.compile(_compiled_query(fast, text)), 0)
+                assert pruning.deferred, "the pair's phrase should wait for the last candidates"
+                opened._asked.clear()
+                for ask in ("first", "again", "kept"):
+                    got = fast.search(text, per_page=per_page).to_dict()
+                    assert got["total"] == expected["total"]
+                    assert_same_hits(got["hits"], expected["hits"], f"{per_page} a page, {ask}")
+                    known = any(opened.phrase_known(f, (text.split()[0], "beta")) for f in FIELDS)
+                    assert known == (ask != "first"), ask
 
 
 def _nodes(node: Node) -> Iterator[Node]:

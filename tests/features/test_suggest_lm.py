@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from index import build_index, update_index
-from searcher import Searcher
+from searcher import Searcher, lm, lm_write
 from searcher.analysis import canonical_syllable, fold
 from searcher.lm import LM_DIR, Counts, LanguageModel
 from searcher.lm_counts import syllable_hash
@@ -65,6 +65,59 @@ def test_a_long_query_gets_a_suggestion(searcher: Searcher) -> None:
     assert "Sa Đéc" in suggestion
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("bao dong", "báo động"), ("bien ban", "biên bản"), ("ban quyen", "bản quyền")],
+)
+def test_the_dictionary_restores_pairs_the_bulletins_lack(
+    model: LanguageModel, typed: str, meant: str
+) -> None:
+    # Five bulletins hold each syllable but not the pair: the index alone picks each
+    # syllable's most frequent form; the pair inside a dictionary word decides.
+    alone = LanguageModel(model.counts, use_prior=False)
+    assert [w.lower() for w in alone.decode(typed.split()).words] != meant.split()
+    assert [w.lower() for w in model.decode(typed.split()).words] == meant.split()
+
+
+def test_an_index_that_has_seen_a_pair_prefers_it_to_the_dictionary() -> None:
+    known = ["báo chí", "hoạt động", "bảo vệ", "đồng ý"] * 5
+    thin = LanguageModel(count_texts([*known, "bảo đồng"]))
+    assert thin.decode(["bao", "dong"]).words == ["báo", "động"]  # one occurrence: words win
+    seen = LanguageModel(count_texts([*known, *["bảo đồng"] * 40]))
+    assert seen.decode(["bao", "dong"]).words == ["bảo", "đồng"]  # forty: the index wins
+
+
+def test_a_correction_leaves_syllables_the_bulletins_pair(model: LanguageModel) -> None:
+    # "chuyên viên" is in the bulletins, so both syllables were typed as meant, though the
+    # one-edit neighbour "chuyển biến" scores higher; "hành chín" is in none: "chin" is fixed.
+    assert model.correct(["chuyen", "vien"]) is None
+    assert model.correct(["hanh", "chin"]) == ["hanh", "chinh"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "hoi nghi so ket",
+        "ong nguyen van hon chu tri hoi nghi",
+        "cai cach hanh chinh thanh pho sa dec nam 2021",
+        "so",
+        "xyzzy hoi nghi",
+    ],
+)
+def test_the_exact_decoding_finds_what_a_beam_keeping_every_state_finds(
+    model: LanguageModel, monkeypatch: pytest.MonkeyPatch, typed: str
+) -> None:
+    words = typed.split()
+    best, margins = model._viterbi([model._choices(w, False) for w in words])
+    monkeypatch.setattr(lm, "BEAM", 1_000_000)
+    beam = model._search(words, False)
+    assert best == beam[0][1]
+    # The last syllable's rival is the best final state that ends otherwise.
+    rivals = [score for score, path in beam if path[-1] != best[-1]]
+    expected = beam[0][0] - rivals[0] if rivals else np.inf
+    assert margins[-1] == pytest.approx(expected)
+
+
 def _marked(html: str) -> list[str]:
     return MARK.findall(html)
 
@@ -116,7 +169,10 @@ def test_an_index_without_the_model_still_suggests(corpus_index: Path, tmp_path:
 
 
 def _counts(index_dir: Path) -> Counts:
-    return Counts.load(read_current(index_dir).path / LM_DIR / "model", mmap=False)
+    """The counts the searcher decodes with: the model plus the delta of later updates."""
+    opened = LanguageModel.open(read_current(index_dir).path)
+    assert opened is not None
+    return opened.counts.summed()
 
 
 def _assert_same(left: Counts, right: Counts) -> None:
@@ -146,6 +202,55 @@ def test_an_update_gives_the_model_of_a_rebuild(write_jsonl, tmp_path: Path) -> 
     with Searcher(updated) as searcher:
         assert searcher.search("nguyen van hon").suggestion == "Nguyễn Văn Hon"
         assert searcher.search("sa dec").suggestion != "Sa Đéc"  # its only bulletin is gone
+
+
+@pytest.mark.parametrize("fold", ["never", "always"])
+def test_updates_write_a_delta_and_share_the_model(  # type: ignore[no-untyped-def]
+    fold: str, write_jsonl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each update leaves the model as a rebuild would count it; without a fold the model's
+    files stay hard-linked to the previous generation's and only a delta is written."""
+    monkeypatch.setattr(lm_write, "FOLD_FRACTION", float("inf") if fold == "never" else 0.0)
+    records = [
+        {"id": f"r{i}", "title": f"Hội nghị sơ kết lần {i}", "body": f"Ông Phan Văn Giáp {i}."}
+        for i in range(6)
+    ]
+    source = write_jsonl(records)
+    updated = tmp_path / "updated"
+    build_index([source], updated)
+    edits = [
+        lambda: records.append({"id": "sa", "title": "Thành phố Sa Đéc", "body": "Về Sa Đéc."}),
+        lambda: records.__setitem__(0, {**records[0], "body": "Ông Nguyễn Văn Hon chủ trì."}),
+        lambda: records.pop(1),
+        lambda: records.append({"id": "ck", "title": "Cam kết", "body": "Ký bản cam kết."}),
+        lambda: records.pop(),  # removes the bulletin the update before added
+    ]
+    for step, edit in enumerate(edits):
+        before = read_current(updated).path / LM_DIR
+        edit()
+        write_jsonl(records)
+        update_index([source], updated)
+        rebuilt = tmp_path / f"rebuilt-{step}"
+        build_index([source], rebuilt)
+        _assert_same(_counts(updated), _counts(rebuilt))
+        after = read_current(updated).path / LM_DIR
+        shared = (before / "model" / "trigrams.npy").stat().st_ino == (
+            after / "model" / "trigrams.npy"
+        ).stat().st_ino
+        assert shared == (fold == "never"), step
+        assert (after / "delta").exists() == (fold == "never"), step
+    with Searcher(updated) as searcher:
+        assert searcher.search("nguyen van hon").suggestion == "Nguyễn Văn Hon"
+        assert searcher.search("sa dec").suggestion == "Sa Đéc"
+
+
+def test_a_delta_for_another_model_is_not_used(corpus_index: Path, tmp_path: Path) -> None:
+    """A delta must match the model it was written against, or the sum would be wrong."""
+    copy = tmp_path / "index"
+    shutil.copytree(corpus_index, copy, symlinks=True)
+    root = read_current(copy).path / LM_DIR
+    Counts.empty().save(root / "delta", {"segments": {}, "base": "another model"})
+    assert LanguageModel.open(read_current(copy).path) is None
 
 
 def test_counts_add_and_subtract_exactly() -> None:

@@ -67,6 +67,11 @@ class PortalSite:
     visits: int = 0
     tls: ssl.SSLContext | None = None  # serve HTTPS with this server context
     connections: int = 0  # TCP connections accepted (TLS handshakes tried, when tls is set)
+    #: After this many articles, further article requests wait for `released`: a crawl
+    #: interrupted by a test is then still running however fast or loaded the machine is.
+    hold_after: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
+    articles_answered: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,6 +106,7 @@ class PortalSite:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
         self._thread.join()
@@ -165,10 +171,18 @@ class PortalSite:
             return 200, {"Content-Type": "application/rss+xml"}, self._feed()
         post = self._find(parts.path, query)
         if post is not None:
+            self._hold()
             return self._article(post, headers)
         if self._is_listing(parts.path, query):
             return 200, HTML, self._listing(query)
         return 404, HTML, "<html><body><h1>Không tìm thấy trang</h1></body></html>"
+
+    def _hold(self) -> None:
+        with self._lock:
+            self.articles_answered += 1
+            held = self.hold_after is not None and self.articles_answered > self.hold_after
+        if held:
+            self.released.wait(20)
 
     def _find(self, path: str, query: dict[str, str]) -> Post | None:
         if self.kind == "liferay":

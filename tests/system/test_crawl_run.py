@@ -259,7 +259,8 @@ def test_interrupted_run_resumes_without_refetching(
 
 
 def crawl_command(tmp_path: Path, sadec: PortalSite) -> tuple[list[str], Path]:
-    """`bantin crawl … --no-index` of the Sa Đéc portal at a slow pace, and its store."""
+    """`bantin crawl … --no-index` of the Sa Đéc portal, and its store; the portal answers
+    five articles, then holds the next until the test sets `sadec.released`."""
     portals = tmp_path / "portals.toml"
     portals.write_text(
         f'user_agent = "{AGENT}"\n[[portal]]\nname = "Sa Đéc"\n'
@@ -267,6 +268,7 @@ def crawl_command(tmp_path: Path, sadec: PortalSite) -> tuple[list[str], Path]:
         encoding="utf-8",
     )
     sadec.robots = "User-agent: *\nDisallow:\n"
+    sadec.hold_after = 5
     store = tmp_path / "store"
     command = [sys.executable, "-m", "index.cli", "crawl", str(portals), "--store", str(store)]
     return [*command, "--no-index"], store
@@ -285,6 +287,7 @@ def test_killed_crawl_loses_nothing(tmp_path: Path, sadec: PortalSite) -> None:
     wait_for_bulletins(store, process, 3)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    sadec.released.set()
     kept = bulletins(store)
     assert 3 <= len(kept) < ARTICLES
     before = len(sadec.requests)
@@ -469,10 +472,19 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_the_next_run_resumes(
     tmp_path: Path, sadec: PortalSite
 ) -> None:
     command, store = crawl_command(tmp_path, sadec)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a suite started in the background (`pytest &`) ignores SIGINT, and so would the
+        # crawler it starts: Python only turns SIGINT into KeyboardInterrupt if not ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_bulletins(store, process, 3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
+    sadec.released.set()
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert "Interrupted: everything fetched so far is kept" in out

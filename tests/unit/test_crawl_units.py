@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
+import signal
+import threading
 
 import pytest
 
 from index.crawl.config import PortalsFileError, parse_portals
 from index.crawl.discovery import next_page, page_links, parse_feed, parse_sitemap
-from index.crawl.politeness import Robots, product_token, retry_after
+from index.crawl.politeness import Robots, product_token, retry_after, stop_on_interrupt
 from index.crawl.urls import bulletin_id, canonical_url
 
 AGENT = "bantin (+mailto:cntt@example.gov.vn)"
@@ -159,3 +162,22 @@ def test_feed_items_with_dates() -> None:
         ("https://h.vn/?tc=1", datetime.date(2023, 5, 2)),
         ("https://h.vn/?tc=2", None),
     ]
+
+
+def test_ctrl_c_sets_the_stop_even_when_its_exception_is_swallowed() -> None:
+    """A KeyboardInterrupt caught by library code must not make the crawl go on."""
+    # Python's own handler, as in `bantin crawl` run from a terminal (a suite started in the
+    # background inherits SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stop = threading.Event()
+        with stop_on_interrupt(stop):
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                threading.Event().wait(1.0)  # the handler runs here at the latest
+            except KeyboardInterrupt:
+                pass  # what a careless library would do
+        assert stop.is_set()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
