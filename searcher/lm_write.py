@@ -174,8 +174,8 @@ def _write_model(root: Path, state: State, before: State, change: Change) -> Non
         return
     parts = [(Counts.load(root / DELTA, mmap=False), 1)] if delta_meta is not None else []
     delta = Counts.summed([*parts, *change])
-    if delta.size > FOLD_FRACTION * Counts.load(root / MODEL).size:
-        base = Counts.load(root / MODEL, mmap=False)
+    base = Counts.load(root / MODEL)  # memory-mapped: its size decides, its arrays fold in
+    if delta.size > FOLD_FRACTION * base.size:
         _save_model(root, Counts.summed([(base, 1), (delta, 1)]), state)
         return
     delta.save(root / DELTA, {"segments": state, "base": meta["id"]})
