@@ -616,10 +616,11 @@ def render(result: dict, command: str) -> str:
             "",
             "Titles of local-government bulletins outside the index, typed without diacritics "
             "and lower-case. Syllable accuracy counts syllables with a letter; *exact* is the "
-            "share of titles restored without a single wrong syllable. `Results.suggestion` "
-            f"is only made for queries of at most {SUGGESTION_LIMIT} syllables, hence the "
-            f"second pair of columns ({short['unaccented']['titles']} such titles). Anchor: "
-            "underthesea reports 95.0 % syllable accuracy on its own test set.",
+            "share of titles restored without a single wrong syllable. With the index's "
+            "language model `Results.suggestion` is made for queries of any length; the "
+            f"second pair of columns ({short['unaccented']['titles']} titles of at most "
+            f"{SUGGESTION_LIMIT} syllables, the older restorer's limit) compares with earlier "
+            "runs. Anchor: underthesea reports 95.0 % syllable accuracy on its own test set.",
             "",
             "| restorer | syllables, all titles | exact, all titles | "
             f"syllables, ≤ {SUGGESTION_LIMIT} | exact, ≤ {SUGGESTION_LIMIT} |",
