@@ -755,7 +755,15 @@ def main(argv: list[str] | None = None) -> None:
         help="rewrite the report from the last run's results (e.g. after adding judgments)",
     )
     parser.add_argument("--skip-alqac", action="store_true", help="leave out the ALQAC check")
+    parser.add_argument(
+        "--restore-only",
+        action="store_true",
+        help="only the accent restoration, printed (e.g. --n 2000 for the small-index target)",
+    )
     args = parser.parse_args(argv)
+    if args.restore_only:
+        restore_only(args)
+        return
     command = "python benchmarks/relevance.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
@@ -835,6 +843,27 @@ def run(args: argparse.Namespace, command: str) -> dict:
     }
     raw["restoration_model"] = model
     return raw
+
+
+def restore_only(args: argparse.Namespace) -> None:
+    """The restoration table alone, for an index of ``--n`` bulletins (only bantin's is built)."""
+    data = require_data()
+    WORK.mkdir(parents=True, exist_ok=True)
+    corpus = corpus_file(args.n)
+    records = read_corpus(corpus)
+    index_dir = WORK / f"news-bantin-full-{records_key(records)}-{format_key()}"
+    build_bantin(corpus, index_dir, "full", args.jobs)
+    titles = restoration_titles(args.n, args.restore, {r[0] for r in records}, data)
+    scores, _ = evaluate(index_dir, titles, [], prototype=False)
+    print(f"{args.n:,} bulletins, {len(titles):,} held-out local-government titles")
+    for key, label in RESTORERS.items():
+        if key in scores["all"]:
+            every, short = scores["all"][key], scores["short"][key]
+            print(
+                f"{label}: {100 * every.accuracy:.1f} % of syllables, "
+                f"{100 * every.exact_rate:.1f} % exact; ≤ {SUGGESTION_LIMIT} syllables: "
+                f"{100 * short.accuracy:.1f} % / {100 * short.exact_rate:.1f} %"
+            )
 
 
 if __name__ == "__main__":
