@@ -30,6 +30,12 @@ CACHE_BYTES_PER_DOC = 320
 Phrase = tuple[str, tuple[str, ...]]
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
+#: A phrase asked for again is verified whole when its rarest word is in no more than this
+#: share of the documents (see ``TermIndex.whole_phrase_docs``).
+WHOLE_PHRASE_SHARE = 1 / 5
+#: Phrases whose verification on some documents is kept (a page's candidates, a few hundred
+#: documents as int32 each: a few megabytes in all).
+CHECKED_PHRASES = 8192
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
 #: (a few hundred bytes an entry).
 TABLE_ENTRIES = 1 << 18
@@ -84,6 +90,9 @@ class TermIndex:
         # cheaper to recompute than to keep (fewer entries than this) are not kept.
         self.cache = Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
         self.worth_caching = max(1024, doc_count_all // 64)
+        #: A phrase asked for again is verified on every document holding its words (and
+        #: kept) when its rarest word is in no more documents than this (see Pruning).
+        self.whole_phrase_docs = int(doc_count_all * WHOLE_PHRASE_SHARE)
         self._asked: dict[Any, int] = {}
         self._asked_lock = threading.Lock()
         #: Each looked-up term's posting range per segment (hash lookups add up: a query's
@@ -93,6 +102,8 @@ class TermIndex:
         self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
+        #: Phrases verified on some documents only: (those documents, those holding it).
+        self._checked: dict[Phrase, tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def nbytes(self) -> int:
@@ -347,6 +358,11 @@ class TermIndex:
 
         return self.cache.get(("phrase", field, words), compute)
 
+    def phrase_reach(self, field: str, words: tuple[str, ...]) -> int:
+        """Documents whose positions verifying the phrase on all of them reads: those
+        holding its rarest word."""
+        return min(self.df(field, word) for word in words)
+
     def phrase_known(self, field: str, words: tuple[str, ...]) -> bool:
         """Whether the phrase's documents are at hand (cached, or stored with the side files)
         rather than to be found from positions."""
@@ -360,22 +376,58 @@ class TermIndex:
         those documents alone (a pair of common words is held by most documents, a page's
         candidates are a few hundred). All phrases of a field are read in one gather."""
         held = np.zeros((len(phrases), within.size), dtype=bool)
+        if within.size == 0:
+            return held
         unknown: dict[str, list[int]] = {}
+        # Per phrase, which of ``within`` an earlier search verified it on (see _remember).
+        seen: dict[int, np.ndarray] = {}
         for j, (field, words) in enumerate(phrases):
             if self.phrase_known(field, words):
                 held[j] = isin_sorted(within, self.phrase_docs(field, words))
-            else:
-                unknown.setdefault(field, []).append(j)
-        if not unknown or within.size == 0:
-            return held
-        for k, (lo, local) in enumerate(self.parts(within)):
-            if local.size == 0:
                 continue
-            for field, rows in unknown.items():
+            at, holds = self.phrase_checked((field, words), within)
+            held[j, at[holds]] = True
+            if at.size == within.size:
+                continue
+            seen[j] = np.zeros(within.size, dtype=bool)
+            seen[j][at] = True
+            unknown.setdefault(field, []).append(j)
+        for field, rows in unknown.items():
+            # The documents some phrase of the field was not verified on, read in one gather.
+            todo = np.flatnonzero(~np.logical_and.reduce([seen[j] for j in rows]))
+            for k, (lo, local) in enumerate(self.parts(within[todo])):
+                if local.size == 0:
+                    continue
                 found = self._held_in(k, field, [phrases[j][1] for j in rows], local)
                 for j, ranks in zip(rows, found, strict=True):
-                    held[j, lo + ranks] = True
+                    held[j, todo[lo + ranks]] = True
+            for j in rows:
+                self._remember(phrases[j], within, within[held[j]])
         return held
+
+    def phrase_checked(self, phrase: Phrase, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indexes into ``docs`` (ascending) of those the phrase was verified on before (see
+        :meth:`phrases_held`), and whether each holds it."""
+        checked = self._checked.get(phrase)
+        if checked is None or docs.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        where = np.searchsorted(docs, checked[0])
+        where[where == docs.size] = 0
+        found = docs[where] == checked[0]
+        return where[found], isin_sorted(checked[0][found], checked[1])
+
+    def _remember(self, phrase: Phrase, checked: np.ndarray, holding: np.ndarray) -> None:
+        """Keep which of the ``checked`` documents hold ``phrase``, with what was kept of it
+        before: a query asked again verifies its candidates' phrases once. A phrase checked on
+        more than ``worth_caching`` documents starts afresh (the table stays small)."""
+        before = self._checked.get(phrase)
+        if before is not None and before[0].size + checked.size <= self.worth_caching:
+            checked = np.union1d(before[0], checked)
+            holding = np.union1d(before[1], holding)
+        if len(self._checked) > CHECKED_PHRASES:
+            self._checked.clear()
+        kind = np.int32 if self.size < 1 << 31 else np.int64
+        self._checked[phrase] = (checked.astype(kind), holding.astype(kind))
 
     def _held_in(
         self, k: int, field: str, phrases: list[tuple[str, ...]], local: np.ndarray
