@@ -23,10 +23,13 @@ import argparse
 import gc
 import random
 import re
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import OUT, machine, percentile, real_bulletins
@@ -178,12 +181,14 @@ def run_page(args: argparse.Namespace) -> str:
     ensure_side_files(index_dir)  # an index from before the newest side files gains them
     records = real_bulletins(args.n)
     queries = page_queries(records)
-    fts = Fts5(OUT / f"fts5-{args.n}.sqlite", fts5_rows(index_dir, records))
+    # FTS5's database is private to the run: runs of other checkouts share the output folder.
+    scratch = Path(tempfile.mkdtemp(prefix="fts5-", dir=OUT))
+    fts = Fts5(scratch / f"fts5-{args.n}.sqlite", fts5_rows(index_dir, records))
     del records
     gc.collect()
     clock = PageClock()
     rounds: list[tuple[list[dict[str, float]], list[float]]] = []
-    with Searcher(index_dir) as searcher, clock.installed():
+    with Searcher(index_dir) as searcher, clock.installed(), _removed(scratch):
         assert searcher._current().fast is not None, "side files missing: fast path inactive"
         docs = searcher.doc_count()
         for repeat in range(args.repeats + 1):
@@ -195,7 +200,17 @@ def run_page(args: argparse.Namespace) -> str:
                 theirs.append(fts5_page(fts, query))
             if repeat:  # round 0 warms both up
                 rounds.append((ours, theirs))
+        fts.db.close()
     return report_page(docs, len(queries), rounds)
+
+
+@contextmanager
+def _removed(folder: Path) -> Iterator[None]:
+    """Remove ``folder`` (this run's own) once the block ends."""
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _median(values: list[float]) -> float:
