@@ -106,7 +106,7 @@ class Pruning:
             rest -= bounds[i]
             if i >= len(self.clauses):
                 upper = self.scorer.phrase_bound(clause, docs)
-                at, holds = self.index.phrase_checked((clause.field, clause.words), docs)
+                at, holds = self.index.checked.find((clause.field, clause.words), docs)
                 still = upper
                 if at.size:
                     partial[at[holds]] += upper[at[holds]]

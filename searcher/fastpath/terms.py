@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from searcher.fastpath.cache import Cache
+from searcher.fastpath.checked import CheckedPhrases, Phrase
 from searcher.fastpath.phrases import StartsOf, isin_sorted, phrase_docs_in, posting_starts
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
@@ -26,16 +27,11 @@ from searcher.fastpath.store import FIELDS, SegmentFiles
 #: and more for larger indexes, whose arrays are longer.
 CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
-#: A phrase: its field and words.
-Phrase = tuple[str, tuple[str, ...]]
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
 #: A phrase asked for again is verified whole when its rarest word is in no more than this
 #: share of the documents (see ``TermIndex.whole_phrase_docs``).
 WHOLE_PHRASE_SHARE = 1 / 5
-#: Phrases whose verification on some documents is kept (a page's candidates, a few hundred
-#: documents as int32 each: a few megabytes in all).
-CHECKED_PHRASES = 8192
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
 #: (a few hundred bytes an entry).
 TABLE_ENTRIES = 1 << 18
@@ -102,8 +98,8 @@ class TermIndex:
         self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
-        #: Phrases verified on some documents only: (those documents, those holding it).
-        self._checked: dict[Phrase, tuple[np.ndarray, np.ndarray]] = {}
+        #: Phrases verified on some documents only, and which of those hold them.
+        self.checked = CheckedPhrases(self.worth_caching, doc_count_all)
 
     @property
     def nbytes(self) -> int:
@@ -385,7 +381,7 @@ class TermIndex:
             if self.phrase_known(field, words):
                 held[j] = isin_sorted(within, self.phrase_docs(field, words))
                 continue
-            at, holds = self.phrase_checked((field, words), within)
+            at, holds = self.checked.find((field, words), within)
             held[j, at[holds]] = True
             if at.size == within.size:
                 continue
@@ -402,32 +398,8 @@ class TermIndex:
                 for j, ranks in zip(rows, found, strict=True):
                     held[j, todo[lo + ranks]] = True
             for j in rows:
-                self._remember(phrases[j], within, within[held[j]])
+                self.checked.remember(phrases[j], within, within[held[j]])
         return held
-
-    def phrase_checked(self, phrase: Phrase, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Indexes into ``docs`` (ascending) of those the phrase was verified on before (see
-        :meth:`phrases_held`), and whether each holds it."""
-        checked = self._checked.get(phrase)
-        if checked is None or docs.size == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-        where = np.searchsorted(docs, checked[0])
-        where[where == docs.size] = 0
-        found = docs[where] == checked[0]
-        return where[found], isin_sorted(checked[0][found], checked[1])
-
-    def _remember(self, phrase: Phrase, checked: np.ndarray, holding: np.ndarray) -> None:
-        """Keep which of the ``checked`` documents hold ``phrase``, with what was kept of it
-        before: a query asked again verifies its candidates' phrases once. A phrase checked on
-        more than ``worth_caching`` documents starts afresh (the table stays small)."""
-        before = self._checked.get(phrase)
-        if before is not None and before[0].size + checked.size <= self.worth_caching:
-            checked = np.union1d(before[0], checked)
-            holding = np.union1d(before[1], holding)
-        if len(self._checked) > CHECKED_PHRASES:
-            self._checked.clear()
-        kind = np.int32 if self.size < 1 << 31 else np.int64
-        self._checked[phrase] = (checked.astype(kind), holding.astype(kind))
 
     def _held_in(
         self, k: int, field: str, phrases: list[tuple[str, ...]], local: np.ndarray
