@@ -27,7 +27,7 @@ from searcher.facets import filter_mask
 from searcher.generation import STORED_CACHE_DOCS, LiveGeneration, OpenGeneration
 from searcher.highlight import highlight
 from searcher.plan import PRODUCT_PLAN, PlanOptions
-from searcher.query import parse_query
+from searcher.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
 from searcher.results import Document, Results
 from searcher.schema import split_captions
 from searcher.storage import Generation, default_index_dir
@@ -77,7 +77,7 @@ class Searcher:
         self._plan = plan
         # Analysing a query (pyvi, acronyms) depends on its text alone; planning it also
         # on the generation's terms: both are kept, for the queries people ask again.
-        self._parse = lru_cache(maxsize=PLANNED_QUERIES)(parse_query)
+        self._parse_kept = lru_cache(maxsize=PLANNED_QUERIES)(parse_query)
         self._planned = Planned()
         self._lock = threading.RLock()
         self._live = LiveGeneration(self.index_dir, fast=fast, stored_cache_docs=stored_cache_docs)
@@ -105,6 +105,13 @@ class Searcher:
     def _current(self) -> OpenGeneration:
         """The open generation, switching to a newly published one if there is one."""
         return self._live.current()
+
+    def _parse(self, text: str) -> ParsedQuery:
+        """``parse_query(text)``, kept for texts no longer than a query is read (a longer
+        paste is cut anyway: keeping it would only hold its bytes)."""
+        if len(text) > MAX_QUERY_CHARS:
+            return parse_query(text)
+        return self._parse_kept(text)
 
     def _plans(self, opened: OpenGeneration) -> Planned:
         """The queries planned on ``opened`` (a new generation starts with none)."""
