@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import MutableMapping
+from typing import Any
 
 import numpy as np
 from whoosh import collectors, sorting
@@ -40,7 +42,9 @@ class Execution:
         parsed: ParsedQuery,
         allowed: np.ndarray | None,
         options: PlanOptions = PRODUCT_PLAN,
+        plans: MutableMapping[Any, wq.Query] | None = None,
     ) -> None:
+        """``plans`` keeps the Whoosh queries planned on this generation (see _planned)."""
         self.opened = opened
         self.parsed = parsed
         self.allowed = allowed
@@ -50,6 +54,8 @@ class Execution:
         self.matched = np.zeros(0, dtype=np.int64)
         #: Whether the fast path found ``matched`` (and so ranks the page).
         self.fast_matched = False
+        self.plans = plans
+        self._boosts: list[wq.Query] | None = None
 
     def run(self) -> None:
         """Find the matching documents: all groups, else (``partial``) any of them."""
@@ -59,13 +65,26 @@ class Execution:
                 return
             self.matched = self._match(self.query)
             return
-        boosts = self.plan.boosts(self._known)
-        self.query = self.plan.finish(self.plan.required(), boosts)
+        self.query = self._planned(loose=False)
         self.matched = self._match(self.query)
         if self.matched.size == 0 and len(self.parsed.groups) > 1:
-            self.query = self.plan.finish(self.plan.loose(), boosts)
+            self.query = self._planned(loose=True)
             self.matched = self._match(self.query)
             self.partial = self.matched.size > 0
+
+    def _planned(self, loose: bool) -> wq.Query:
+        """The query's Whoosh tree (all groups, or any of them when ``loose``), taken from
+        ``plans`` when it was planned before on this generation: planning looks compound
+        words up in the index, and the same tree lets the fast path reuse its compiled form."""
+        key = (loose, self.parsed, self.plan.options)
+        if self.plans is not None and (query := self.plans.get(key)) is not None:
+            return query
+        if self._boosts is None:
+            self._boosts = self.plan.boosts(self._known)
+        query = self.plan.finish(self.plan.loose() if loose else self.plan.required(), self._boosts)
+        if self.plans is not None:
+            self.plans[key] = query
+        return query
 
     def _known(self, field: str, term: str) -> bool:
         """Whether the index holds ``term`` (the fast path's term tables answer quicker)."""

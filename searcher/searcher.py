@@ -14,7 +14,9 @@ import contextlib
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,13 +27,36 @@ from searcher.facets import filter_mask
 from searcher.generation import STORED_CACHE_DOCS, LiveGeneration, OpenGeneration
 from searcher.highlight import highlight
 from searcher.plan import PRODUCT_PLAN, PlanOptions
-from searcher.query import parse_query
+from searcher.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
 from searcher.results import Document, Results
 from searcher.schema import split_captions
-from searcher.storage import default_index_dir
+from searcher.storage import Generation, default_index_dir
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
+#: Distinct queries whose analysis and plan a ``Searcher`` keeps (a few kilobytes each).
+PLANNED_QUERIES = 4096
+
+
+class Planned(OrderedDict):
+    """The Whoosh queries planned on one generation, the least recently used dropped first
+    (see ``Execution._planned``)."""
+
+    def __init__(self, generation: Generation | None = None, size: int = PLANNED_QUERIES) -> None:
+        super().__init__()
+        self.generation = generation
+        self.size = size
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = super().get(key, default)
+        if value is not default:
+            self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 class Searcher:
@@ -50,6 +75,10 @@ class Searcher:
         ``plan`` changes how queries become Whoosh clauses (for experiments)."""
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         self._plan = plan
+        # Analysing a query (pyvi, acronyms) depends on its text alone; planning it also
+        # on the generation's terms: both are kept, for the queries people ask again.
+        self._parse_kept = lru_cache(maxsize=PLANNED_QUERIES)(parse_query)
+        self._planned = Planned()
         self._lock = threading.RLock()
         self._live = LiveGeneration(self.index_dir, fast=fast, stored_cache_docs=stored_cache_docs)
         with self._lock:
@@ -76,6 +105,19 @@ class Searcher:
     def _current(self) -> OpenGeneration:
         """The open generation, switching to a newly published one if there is one."""
         return self._live.current()
+
+    def _parse(self, text: str) -> ParsedQuery:
+        """``parse_query(text)``, kept for texts no longer than a query is read (a longer
+        paste is cut anyway: keeping it would only hold its bytes)."""
+        if len(text) > MAX_QUERY_CHARS:
+            return parse_query(text)
+        return self._parse_kept(text)
+
+    def _plans(self, opened: OpenGeneration) -> Planned:
+        """The queries planned on ``opened`` (a new generation starts with none)."""
+        if self._planned.generation is not opened.generation:
+            self._planned = Planned(opened.generation)
+        return self._planned
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
@@ -119,7 +161,7 @@ class Searcher:
         page = min(max(1, _as_int(page, 1)), MAX_PAGE)
         per_page = min(max(1, _as_int(per_page, 10)), MAX_PER_PAGE)
         sort = sort if sort in ("relevance", "date") else "relevance"
-        parsed = parse_query(query if isinstance(query, str) else "")
+        parsed = self._parse(query if isinstance(query, str) else "")
         warnings = list(parsed.warnings)
         with self._lock, self._reading():
             opened = self._current()
@@ -133,7 +175,7 @@ class Searcher:
                 date_to,
             )
             warnings.extend(filter_warnings)
-            outcome = Execution(opened, parsed, allowed, self._plan)
+            outcome = Execution(opened, parsed, allowed, self._plan, self._plans(opened))
             outcome.run()
             if outcome.partial:
                 warnings.append(
@@ -181,7 +223,7 @@ class Searcher:
     def highlight(self, text: str, query: str) -> str:
         """``text`` HTML-escaped with ``<mark>`` around the words ``query`` matches (the words
         it was restored to, when the index's language model is sure of them)."""
-        parsed = parse_query(query or "")
+        parsed = self._parse(query or "")
         with self._lock, self._reading():
             patterns = Execution(self._current(), parsed, None, self._plan).patterns()
         return highlight(text, patterns)

@@ -14,6 +14,7 @@ whole units are cached per generation (:mod:`~searcher.fastpath.terms`).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from searcher.fastpath.terms import FEW, TermIndex
 __all__ = ["FastIndex", "Unsupported"]
 
 _log = logging.getLogger(__name__)
+#: Compiled queries kept (the searcher keeps the planned query trees of recurring queries).
+COMPILED_QUERIES = 4096
 
 
 class FastIndex(TermIndex):
@@ -48,7 +51,7 @@ class FastIndex(TermIndex):
         self.prune_above = prune_above
         #: The stored syllables of titles and bodies, for the page's marks (None: not written).
         self.passages: Passages | None = None
-        self._compiled: tuple[wq.Query, Node] | None = None
+        self._compiled: OrderedDict[int, tuple[wq.Query, Node]] = OrderedDict()
 
     @classmethod
     def open(cls, generation_path: Path, searcher: Any) -> FastIndex | None:
@@ -103,13 +106,18 @@ class FastIndex(TermIndex):
     # --- queries -----------------------------------------------------------------------------
 
     def compile(self, query: wq.Query) -> Node:
-        """The query as evaluation nodes, or :class:`Unsupported` (the last query's nodes are
-        kept: a search compiles its query to match, then again to score its page)."""
-        last = self._compiled
-        if last is not None and last[0] is query:
-            return last[1]
+        """The query as evaluation nodes, or :class:`Unsupported`. Nodes are kept per query
+        object: a search compiles its query to match, then again to score its page, and the
+        searcher reuses the query trees it planned before."""
+        compiled = self._compiled
+        known = compiled.get(id(query))
+        if known is not None and known[0] is query:
+            compiled.move_to_end(id(query))
+            return known[1]
         node = compile_query(query)
-        self._compiled = (query, node)
+        compiled[id(query)] = (query, node)  # the query is kept, so its id stays its own
+        if len(compiled) > COMPILED_QUERIES:
+            compiled.popitem(last=False)
         return node
 
     def match(self, query: wq.Query) -> np.ndarray:

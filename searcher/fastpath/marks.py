@@ -23,6 +23,7 @@ from searcher.highlight import (
     WINDOW_SPANS,
     Pattern,
     Span,
+    cut,
     passage,
     render,
     window_around,
@@ -233,7 +234,10 @@ def _snippet(
     patterns: list[Pattern],
 ) -> str:
     """The reference's :func:`~searcher.highlight.passage` given the body's spans and window
-    (a caption that holds more distinct matches is still found and cut the reference's way)."""
+    (a caption that holds more distinct matches is still found and cut the reference's way).
+    Most bulletins have no caption: their snippet is the body's window, cut."""
+    if not captions:
+        return cut(body, spans, SNIPPET_CHARS, window=lambda _text, _spans, _size: window)
 
     def find(text: str, text_patterns: list[Pattern]) -> list[Span]:
         return spans if text is body else find_matches_fast(text, text_patterns)

@@ -82,7 +82,12 @@ class Pruning:
         every document holding its words, once, and kept, as whole units are)."""
         if node.kind != "phrase" or self.index.phrase_known(node.field, node.words):
             return False
-        return not self.index.recurring(("phrase", node.field, node.words))
+        if not self.index.recurring(("phrase", node.field, node.words)):
+            return True
+        # Verifying a pair whole reads the positions of every document holding its rarer
+        # word: for two common words that is most of the index, tens of milliseconds once,
+        # while the candidates' positions cost a fraction of one each time.
+        return self.index.phrase_reach(node.field, node.words) > self.index.whole_phrase_docs
 
     def candidates(self, docs: np.ndarray, stop: int) -> np.ndarray:
         if docs.size <= max(self.enough, stop):
@@ -93,13 +98,21 @@ class Pruning:
         rest = sum(bounds)
         partial = np.zeros(docs.size)  # the scores of the clauses scored so far
         # The most each deferred phrase met so far can add to each document (the phrases
-        # in the order they were met).
-        pending: list[tuple[Node, np.ndarray]] = []
+        # in the order they were met), and what it may still add: nothing where an earlier
+        # search verified it, since there its score is known and already in ``partial``.
+        pending: list[tuple[Node, np.ndarray, np.ndarray]] = []
         for step, i in enumerate(order):
             clause = clauses[i]
             rest -= bounds[i]
             if i >= len(self.clauses):
-                pending.append((clause, self.scorer.phrase_bound(clause, docs)))
+                upper = self.scorer.phrase_bound(clause, docs)
+                at, holds = self.index.checked.find((clause.field, clause.words), docs)
+                still = upper
+                if at.size:
+                    partial[at[holds]] += upper[at[holds]]
+                    still = upper.copy()
+                    still[at] = 0.0
+                pending.append((clause, upper, still))
             else:
                 if step == 0 and self.scorer.cost(clause) * 16 < docs.size:
                     # A rare first clause (an alternative of a fallback, say): when the
@@ -109,10 +122,10 @@ class Pruning:
                         docs, partial = own
                         continue
                 partial += self.scorer.aligned(clause, docs)
-            most = partial + sum(upper for _, upper in pending) if pending else partial
+            most = partial + sum(still for _, _, still in pending) if pending else partial
             keep = self._keep(partial, most + max(rest, 0.0) * (1 + self.slack), stop)
             docs, partial = docs[keep], partial[keep]
-            pending = [(phrase, upper[keep]) for phrase, upper in pending]
+            pending = [(phrase, upper[keep], still[keep]) for phrase, upper, still in pending]
             if docs.size <= max(self.enough, stop):
                 return docs
         # Every clause is scored or bounded: verify the deferred phrases on what is left
@@ -120,14 +133,14 @@ class Pruning:
         # keep what can reach the page on the real scores.
         if not pending:
             return docs
-        bounds_of = np.vstack([upper for _, upper in pending])
+        bounds_of = np.vstack([upper for _, upper, _ in pending])
         some = bounds_of.any(axis=0)  # documents where some phrase's words all occur
         held = np.zeros(bounds_of.shape, dtype=bool)
-        phrases = [(phrase.field, phrase.words) for phrase, _ in pending]
+        phrases = [(phrase.field, phrase.words) for phrase, _, _ in pending]
         held[:, some] = self.index.phrases_held(phrases, docs[some])
         for key, row in zip(phrases, held, strict=True):
             self.verified[key] = docs[row]
-        partial += (bounds_of * held).sum(axis=0)
+        partial += (np.vstack([still for _, _, still in pending]) * held).sum(axis=0)
         return docs[self._keep(partial, partial, stop)]
 
     def _keep(self, partial: np.ndarray, most: np.ndarray, stop: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from searcher.fastpath.cache import Cache
+from searcher.fastpath.checked import CheckedPhrases, Phrase
 from searcher.fastpath.phrases import StartsOf, isin_sorted, phrase_docs_in, posting_starts
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
@@ -26,10 +27,11 @@ from searcher.fastpath.store import FIELDS, SegmentFiles
 #: and more for larger indexes, whose arrays are longer.
 CACHE_BYTES = 128 << 20
 CACHE_BYTES_PER_DOC = 320
-#: A phrase: its field and words.
-Phrase = tuple[str, tuple[str, ...]]
 #: Up to this many documents, a term's weights for them are found by binary search.
 FEW = 64
+#: A phrase asked for again is verified whole when its rarest word is in no more than this
+#: share of the documents (see ``TermIndex.whole_phrase_docs``).
+WHOLE_PHRASE_SHARE = 1 / 5
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
 #: (a few hundred bytes an entry).
 TABLE_ENTRIES = 1 << 18
@@ -84,6 +86,9 @@ class TermIndex:
         # cheaper to recompute than to keep (fewer entries than this) are not kept.
         self.cache = Cache(max(CACHE_BYTES, CACHE_BYTES_PER_DOC * doc_count_all))
         self.worth_caching = max(1024, doc_count_all // 64)
+        #: A phrase asked for again is verified on every document holding its words (and
+        #: kept) when its rarest word is in no more documents than this (see Pruning).
+        self.whole_phrase_docs = int(doc_count_all * WHOLE_PHRASE_SHARE)
         self._asked: dict[Any, int] = {}
         self._asked_lock = threading.Lock()
         #: Each looked-up term's posting range per segment (hash lookups add up: a query's
@@ -93,6 +98,8 @@ class TermIndex:
         self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
+        #: Phrases verified on some documents only, and which of those hold them.
+        self.checked = CheckedPhrases(self.worth_caching, doc_count_all)
 
     @property
     def nbytes(self) -> int:
@@ -347,6 +354,11 @@ class TermIndex:
 
         return self.cache.get(("phrase", field, words), compute)
 
+    def phrase_reach(self, field: str, words: tuple[str, ...]) -> int:
+        """Documents whose positions verifying the phrase on all of them reads: those
+        holding its rarest word."""
+        return min(self.df(field, word) for word in words)
+
     def phrase_known(self, field: str, words: tuple[str, ...]) -> bool:
         """Whether the phrase's documents are at hand (cached, or stored with the side files)
         rather than to be found from positions."""
@@ -360,21 +372,33 @@ class TermIndex:
         those documents alone (a pair of common words is held by most documents, a page's
         candidates are a few hundred). All phrases of a field are read in one gather."""
         held = np.zeros((len(phrases), within.size), dtype=bool)
+        if within.size == 0:
+            return held
         unknown: dict[str, list[int]] = {}
+        # Per phrase, which of ``within`` an earlier search verified it on (see _remember).
+        seen: dict[int, np.ndarray] = {}
         for j, (field, words) in enumerate(phrases):
             if self.phrase_known(field, words):
                 held[j] = isin_sorted(within, self.phrase_docs(field, words))
-            else:
-                unknown.setdefault(field, []).append(j)
-        if not unknown or within.size == 0:
-            return held
-        for k, (lo, local) in enumerate(self.parts(within)):
-            if local.size == 0:
                 continue
-            for field, rows in unknown.items():
+            at, holds = self.checked.find((field, words), within)
+            held[j, at[holds]] = True
+            if at.size == within.size:
+                continue
+            seen[j] = np.zeros(within.size, dtype=bool)
+            seen[j][at] = True
+            unknown.setdefault(field, []).append(j)
+        for field, rows in unknown.items():
+            # The documents some phrase of the field was not verified on, read in one gather.
+            todo = np.flatnonzero(~np.logical_and.reduce([seen[j] for j in rows]))
+            for k, (lo, local) in enumerate(self.parts(within[todo])):
+                if local.size == 0:
+                    continue
                 found = self._held_in(k, field, [phrases[j][1] for j in rows], local)
                 for j, ranks in zip(rows, found, strict=True):
-                    held[j, lo + ranks] = True
+                    held[j, todo[lo + ranks]] = True
+            for j in rows:
+                self.checked.remember(phrases[j], within, within[held[j]])
         return held
 
     def _held_in(
