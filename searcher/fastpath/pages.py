@@ -21,13 +21,15 @@ from __future__ import annotations
 import bisect
 import json
 import mmap
-import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from searcher.fastpath.passages import segment_meta, write_segment_folders
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 VERSION = 1
@@ -47,27 +49,7 @@ def pages_dir(side_root: Path) -> Path:
 def write_pages(generation_path: str | Path, side_root: Path) -> int:
     """Write the page files of every segment of a generation that lacks them; returns the
     segments written. Folders of segments no longer in the index are removed."""
-    from whoosh import index as whoosh_index
-
-    root = pages_dir(side_root)
-    root.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.open_dir(str(generation_path))
-    written = 0
-    try:
-        with ix.reader() as reader:
-            leaves = [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
-            wanted = {leaf.segment().segment_id(): leaf for leaf in leaves}
-            for entry in root.iterdir():
-                leaf = wanted.get(entry.name)
-                if leaf is None or _meta(entry, leaf.doc_count_all()) is None:
-                    shutil.rmtree(entry, ignore_errors=True)
-            for segment_id, leaf in wanted.items():
-                if not (root / segment_id).is_dir():
-                    _write_segment(root, segment_id, leaf)
-                    written += 1
-    finally:
-        ix.close()
-    return written
+    return write_segment_folders(generation_path, pages_dir(side_root), _meta, _write_segment)
 
 
 def _encoded(stored: dict[str, Any] | None) -> list[bytes] | None:
@@ -118,29 +100,20 @@ def _write_segment(root: Path, segment_id: str, leaf: Any) -> None:
 
 
 def _meta(folder: Path, doc_count: int) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if (
-        meta.get("version") != VERSION
-        or meta.get("doc_count") != doc_count
-        or meta.get("fields") != list(FIELDS)
-    ):
-        return None
-    return meta
+    expected = {"version": VERSION, "doc_count": doc_count, "fields": list(FIELDS)}
+    return segment_meta(folder, expected)
 
 
 # --- reading --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Segment:
     """One segment's offsets, flags and text, memory-mapped."""
 
-    def __init__(self, offsets: np.ndarray, ok: np.ndarray, blob: mmap.mmap | bytes) -> None:
-        self.offsets = offsets
-        self.ok = ok
-        self.blob = blob
+    offsets: np.ndarray
+    ok: np.ndarray
+    blob: mmap.mmap | bytes
 
 
 def _open_segment(folder: Path, doc_count: int) -> _Segment | None:
@@ -165,27 +138,26 @@ def _open_segment(folder: Path, doc_count: int) -> _Segment | None:
     return _Segment(offsets, ok, blob)
 
 
+@dataclass(frozen=True)
 class PageFields:
-    """The page files of a generation (see the module docstring)."""
+    """The page files of a generation (see the module docstring): one ``_Segment`` per Whoosh
+    segment, and the document number each starts at."""
 
-    def __init__(self, segments: list[_Segment], offsets: list[int]) -> None:
-        self.segments = segments
-        self.offsets = offsets
+    segments: list[_Segment]
+    offsets: list[int]
 
     @classmethod
     def open(
         cls, side_root: Path, segments: Sequence[tuple[str, int]], offsets: list[int]
     ) -> PageFields | None:
-        """The files of ``segments`` ((id, document count) pairs starting at ``offsets``), or
-        None when any is missing, stale or unreadable."""
+        """The page files of ``segments`` ((id, document count) pairs, the first numbered
+        ``offsets``), or None when those of any segment are missing, stale or inconsistent:
+        a generation's hits are then all read through Whoosh."""
         root = pages_dir(side_root)
-        loaded = []
-        for segment_id, doc_count in segments:
-            segment = _open_segment(root / segment_id, doc_count)
-            if segment is None:
-                return None
-            loaded.append(segment)
-        return cls(loaded, list(offsets))
+        loaded = [_open_segment(root / segment_id, count) for segment_id, count in segments]
+        if any(segment is None for segment in loaded):
+            return None
+        return cls([segment for segment in loaded if segment is not None], list(offsets))
 
     def get(self, docnum: int) -> dict[str, str] | None:
         """The page's fields of a document (its non-empty ones), or None when Whoosh must
