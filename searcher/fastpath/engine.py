@@ -23,11 +23,12 @@ from whoosh import query as wq
 
 from searcher.fastpath.compiled import Node, Unsupported, compile_query
 from searcher.fastpath.membership import Membership
+from searcher.fastpath.pages import PageFields
 from searcher.fastpath.passages import Passages
 from searcher.fastpath.pruning import Pruning, rank
 from searcher.fastpath.scorer import Exact
 from searcher.fastpath.scoring import collection_statistics
-from searcher.fastpath.store import FIELDS, load_segments, load_weights
+from searcher.fastpath.store import FIELDS, load_segments, load_weights, side_dir
 from searcher.fastpath.terms import FEW, TermIndex
 
 __all__ = ["FastIndex", "Unsupported"]
@@ -51,6 +52,8 @@ class FastIndex(TermIndex):
         self.prune_above = prune_above
         #: The stored syllables of titles and bodies, for the page's marks (None: not written).
         self.passages: Passages | None = None
+        #: The stored fields of hits, by document number (None: not written).
+        self.pages: PageFields | None = None
         self._compiled: OrderedDict[int, tuple[wq.Query, Node]] = OrderedDict()
 
     @classmethod
@@ -101,6 +104,7 @@ class FastIndex(TermIndex):
             weight_error=stored[1] if stored else 0.0,
         )
         fast.passages = Passages.open(Path(generation_path), ids, offsets)
+        fast.pages = PageFields.open(side_dir(Path(generation_path)), ids, offsets)
         return fast
 
     # --- queries -----------------------------------------------------------------------------

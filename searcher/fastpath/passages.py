@@ -26,7 +26,7 @@ import json
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,10 +126,23 @@ def _smallest(ids: list[int]) -> np.ndarray:
 def write_passages(generation_path: str | Path) -> int:
     """Write the syllable files of every segment of a generation that lacks them; returns the
     segments written. Folders of segments no longer in the index are removed."""
+    root = passages_dir(Path(generation_path))
+    return write_segment_folders(generation_path, root, _meta, _write_segment)
+
+
+def write_segment_folders(
+    generation_path: str | Path,
+    root: Path,
+    valid: Callable[[Path, int], Any],
+    write: Callable[[Path, str, Any], None],
+) -> int:
+    """Call ``write(root, segment id, Whoosh leaf reader)`` for each segment of a generation
+    without a folder in ``root``, after removing the folders of vanished segments and those
+    ``valid(folder, doc count)`` rejects; returns the segments written. A segment never
+    changes, so its folder is written once and shared by the generations that follow."""
     from whoosh import index as whoosh_index
 
-    root = passages_dir(Path(generation_path))
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     ix = whoosh_index.open_dir(str(generation_path))
     written = 0
     try:
@@ -138,11 +151,11 @@ def write_passages(generation_path: str | Path) -> int:
             wanted = {leaf.segment().segment_id(): leaf for leaf in leaves}
             for entry in root.iterdir():
                 leaf = wanted.get(entry.name)
-                if leaf is None or _meta(entry, leaf.doc_count_all()) is None:
+                if leaf is None or not valid(entry, leaf.doc_count_all()):
                     shutil.rmtree(entry, ignore_errors=True)
             for segment_id, leaf in wanted.items():
                 if not (root / segment_id).is_dir():
-                    _write_segment(root, segment_id, leaf)
+                    write(root, segment_id, leaf)
                     written += 1
     finally:
         ix.close()
@@ -180,11 +193,17 @@ def _write_segment(root: Path, segment_id: str, leaf: Any) -> None:
 
 
 def _meta(folder: Path, doc_count: int) -> dict[str, Any] | None:
+    return segment_meta(folder, {"version": VERSION, "doc_count": doc_count})
+
+
+def segment_meta(folder: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+    """A segment folder's ``meta.json`` when it holds every item of ``expected`` (version,
+    document count…), else None: another version, a stale folder or an unreadable one."""
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if meta.get("version") != VERSION or meta.get("doc_count") != doc_count:
+    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
         return None
     return meta
 

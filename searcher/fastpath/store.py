@@ -4,11 +4,12 @@
 flat arrays (see :class:`searcher.fastpath.decode.FieldPostings`) plus a hash table for term
 lookup, and ``meta.json`` with :data:`FORMAT_VERSION`; ``<generation>/fastpath/weights/`` holds,
 per segment, every posting's precomputed weight part (:mod:`~searcher.fastpath.weights`) and
-the average lengths it was computed for. A segment never changes once written (Whoosh records
-deletions in the table of contents), so its files stay valid for as long as it lives: an update
-shares them with the previous generation (hard links), adds files for new or merged segments,
-rewrites a segment's weight parts only when the average lengths drift too far, and drops the
-files of vanished segments. Files are replaced by renaming, never written into.
+the average lengths it was computed for; ``<generation>/fastpath/pages/`` the stored fields of
+a page's hits (:mod:`~searcher.fastpath.pages`). A segment never changes once written (Whoosh
+records deletions in the table of contents), so its files stay valid for as long as it lives:
+an update shares them with the previous generation (hard links), adds files for new or merged
+segments, rewrites a segment's weight parts only when the average lengths drift too far, and
+drops the files of vanished segments. Files are replaced by renaming, never written into.
 
 Folders are written under a temporary name and renamed into place, so a reader sees a whole
 folder or none. Anything missing, unreadable or of another version makes the searcher serve
@@ -33,6 +34,7 @@ import numpy as np
 
 from searcher.fastpath import weights
 from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
+from searcher.fastpath.pages import PAGES_DIR, write_pages
 from searcher.fastpath.passages import passages_dir, write_passages
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
@@ -134,8 +136,8 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     finally:
         ix.close()
     for entry in root.iterdir():
-        if entry.name == WEIGHTS_DIR:
-            continue  # rewritten below when the statistics changed
+        if entry.name in (WEIGHTS_DIR, PAGES_DIR):
+            continue  # rewritten below when the statistics changed; pages: by write_pages
         if entry.name not in wanted or not _valid(entry, wanted[entry.name]):
             shutil.rmtree(entry, ignore_errors=True)
     missing = [sid for sid in wanted if not (root / sid).is_dir()]
@@ -153,6 +155,7 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
         _seal(root, sid, wanted[sid])
     _write_weights(generation_path, list(wanted.items()))
     write_passages(generation_path)
+    write_pages(generation_path, root)
     return len(missing)
 
 

@@ -20,6 +20,7 @@ from searcher import Searcher
 from searcher.analysis import fold
 from searcher.fastpath import store
 from searcher.fastpath.compiled import Node
+from searcher.fastpath.pages import PageFields
 from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.fastpath.store import FIELDS
@@ -571,10 +572,11 @@ def test_snippet_window_stops_at_the_first_span_past_its_end(
 
 
 def test_stored_fields_cache_stays_bounded_and_answers_the_same(
-    synthetic_index: Path,
+    synthetic_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages shown again come from the decoded-document cache: the same hits, at most the
-    cap's worth of documents kept."""
+    cap's worth of documents kept. (The cache serves generations without page files.)"""
+    monkeypatch.setattr(PageFields, "open", classmethod(lambda cls, *args: None))
     with Searcher(synthetic_index, stored_cache_docs=5) as fast:
         first = [fast.search(q).to_dict()["hits"] for q in QUERIES]
         cached = fast._current()._stored

@@ -194,7 +194,8 @@ def test_segments_close_at_the_budget_with_their_side_files(tmp_path: Path, jobs
     ix.close()
     assert len(segments) > 3 * jobs
     written = side_files(generation)
-    assert {name.split("/")[0] for name in written} == {*segments, "weights"}
+    assert {name.split("/")[0] for name in written} == {*segments, "weights", "pages"}
+    assert {name.split("/")[1] for name in written if name.startswith("pages/")} == {*segments}
     assert written == decoded_side_files(generation, tmp_path / "decoded")
     assert one.indexed == many.indexed == 40
     assert_same_answers(tmp_path / "one", tmp_path / "many", 40)

@@ -188,7 +188,9 @@ def assert_whole_generation(index_dir: Path) -> list[str]:
     ix.close()
     files = sorted(p.stem for p in path.glob("MAIN_*.seg"))
     assert files == ids  # no orphan segment of a lost task
-    assert sorted(p.name for p in (path / "fastpath").iterdir()) == sorted([*ids, "weights"])
+    side = path / "fastpath"
+    assert sorted(p.name for p in side.iterdir()) == sorted([*ids, "weights", "pages"])
+    assert sorted(p.name for p in (side / "pages").iterdir()) == ids  # the page files too
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
     return ids
 

@@ -775,11 +775,22 @@ def _plain(index_dir: Path) -> Path:
     return index_dir
 
 
+def _without_pages(index_dir: Path) -> Path:
+    """Drop only the fast path's page files: a page's stored fields are then Whoosh's."""
+    from searcher.fastpath.pages import pages_dir
+    from searcher.fastpath.store import side_dir
+
+    shutil.rmtree(pages_dir(side_dir(_generation(index_dir))))
+    return index_dir
+
+
 #: Damage inside a segment that opens cleanly: found by the first read that touches it.
 READ_DAMAGE: dict[str, Callable[[Path], Any]] = {
     "garbled postings": lambda ix: _garble_part(_plain(ix), ".pst"),
     "garbled stored fields": lambda ix: _garble_part(_plain(ix), "._stored.col"),
-    "garbled stored fields, fast path on": lambda ix: _garble_part(ix, "._stored.col"),
+    "garbled stored fields, fast path on": lambda ix: _garble_part(
+        _without_pages(ix), "._stored.col"
+    ),
 }
 
 
