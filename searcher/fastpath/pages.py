@@ -19,9 +19,7 @@ generation without these files, or with unreadable ones, is read through Whoosh 
 from __future__ import annotations
 
 import bisect
-import json
 import mmap
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from searcher.fastpath.passages import segment_meta, write_segment_folders
+from searcher.fastpath.segment_files import SegmentFolders, segment_meta, write_meta
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 VERSION = 1
@@ -46,10 +44,10 @@ def pages_dir(side_root: Path) -> Path:
 # --- writing --------------------------------------------------------------------------------
 
 
-def write_pages(generation_path: str | Path, side_root: Path) -> int:
-    """Write the page files of every segment of a generation that lacks them; returns the
-    segments written. Folders of segments no longer in the index are removed."""
-    return write_segment_folders(generation_path, pages_dir(side_root), _meta, _write_segment)
+def page_folders(side_root: Path) -> SegmentFolders:
+    """The page folders of a generation's segments, for
+    :func:`~searcher.fastpath.segment_files.write_segment_folders`."""
+    return SegmentFolders(pages_dir(side_root), _meta, _SegmentWriter)
 
 
 def _encoded(stored: dict[str, Any] | None) -> list[bytes] | None:
@@ -71,32 +69,38 @@ def _encoded(stored: dict[str, Any] | None) -> list[bytes] | None:
     return values
 
 
-def _write_segment(root: Path, segment_id: str, leaf: Any) -> None:
-    doc_count = leaf.doc_count_all()
-    width = len(FIELDS)
-    offsets = np.zeros(doc_count * width + 1, dtype=np.int64)
-    ok = np.zeros(doc_count, dtype=np.uint8)
-    staging = root / f".tmp-{segment_id}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    position = 0
-    with open(staging / "blob.bin", "wb") as blob:
-        for docnum in range(doc_count):
-            values = None if leaf.is_deleted(docnum) else _encoded(leaf.stored_fields(docnum))
-            base = docnum * width
-            if values is None:
-                offsets[base + 1 : base + width + 1] = position
-                continue
-            ok[docnum] = 1
-            for i, value in enumerate(values):
-                blob.write(value)
-                position += len(value)
-                offsets[base + i + 1] = position
-    np.save(staging / "offsets.npy", offsets)
-    np.save(staging / "ok.npy", ok)
-    meta = {"version": VERSION, "segment": segment_id, "doc_count": doc_count}
-    meta["fields"] = list(FIELDS)
-    (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    staging.rename(root / segment_id)
+class _SegmentWriter:
+    """A segment's folder (:class:`~searcher.fastpath.segment_files.RecordSink`): the blob is
+    written as the records come, the offsets and flags at the end."""
+
+    def __init__(self, staging: Path, segment_id: str, doc_count: int) -> None:
+        self.staging = staging
+        self.meta = {"version": VERSION, "segment": segment_id, "doc_count": doc_count}
+        self.meta["fields"] = list(FIELDS)
+        self.offsets = np.zeros(doc_count * len(FIELDS) + 1, dtype=np.int64)
+        self.ok = np.zeros(doc_count, dtype=np.uint8)
+        self.blob = open(staging / "blob.bin", "wb")  # noqa: SIM115 (closed by close())
+        self.position = 0
+        self.docnum = 0
+
+    def add(self, stored: dict[str, Any] | None) -> None:
+        values = _encoded(stored)
+        base = self.docnum * len(FIELDS)
+        self.docnum += 1
+        if values is None:
+            self.offsets[base + 1 : base + len(FIELDS) + 1] = self.position
+            return
+        self.ok[self.docnum - 1] = 1
+        for i, value in enumerate(values):
+            self.blob.write(value)
+            self.position += len(value)
+            self.offsets[base + i + 1] = self.position
+
+    def close(self) -> None:
+        self.blob.close()
+        np.save(self.staging / "offsets.npy", self.offsets)
+        np.save(self.staging / "ok.npy", self.ok)
+        write_meta(self.staging, self.meta)
 
 
 def _meta(folder: Path, doc_count: int) -> dict[str, Any] | None:

@@ -22,11 +22,8 @@ files (an index written before them).
 from __future__ import annotations
 
 import bisect
-import json
-import shutil
 import unicodedata
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from searcher.analysis import _syllable_tokens, canonical_syllable, fold, number_form
+from searcher.fastpath.segment_files import SegmentFolders, segment_meta, write_meta
 
 #: Bump whenever what the folders hold or mean changes; other versions are ignored.
 VERSION = 1
@@ -123,43 +121,25 @@ def _smallest(ids: list[int]) -> np.ndarray:
     return np.array(ids, dtype=np.uint16 if max(ids, default=0) < 1 << 16 else np.int32)
 
 
-def write_passages(generation_path: str | Path) -> int:
-    """Write the syllable files of every segment of a generation that lacks them; returns the
-    segments written. Folders of segments no longer in the index are removed."""
-    root = passages_dir(Path(generation_path))
-    return write_segment_folders(generation_path, root, _meta, _write_segment)
+def passage_folders(generation_path: str | Path) -> SegmentFolders:
+    """The syllable folders of a generation's segments, for
+    :func:`~searcher.fastpath.segment_files.write_segment_folders`."""
+    return SegmentFolders(passages_dir(Path(generation_path)), _meta, _SegmentWriter)
 
 
-def write_segment_folders(
-    generation_path: str | Path,
-    root: Path,
-    valid: Callable[[Path, int], Any],
-    write: Callable[[Path, str, Any], None],
-) -> int:
-    """Call ``write(root, segment id, Whoosh leaf reader)`` for each segment of a generation
-    without a folder in ``root``, after removing the folders of vanished segments and those
-    ``valid(folder, doc count)`` rejects; returns the segments written. A segment never
-    changes, so its folder is written once and shared by the generations that follow."""
-    from whoosh import index as whoosh_index
+class _Syllables:
+    """The arrays and vocabularies of documents' stored fields, document by document."""
 
-    root.mkdir(parents=True, exist_ok=True)
-    ix = whoosh_index.open_dir(str(generation_path))
-    written = 0
-    try:
-        with ix.reader() as reader:
-            leaves = [reader] if reader.is_atomic() else [leaf for leaf, _ in reader.leaf_readers()]
-            wanted = {leaf.segment().segment_id(): leaf for leaf in leaves}
-            for entry in root.iterdir():
-                leaf = wanted.get(entry.name)
-                if leaf is None or not valid(entry, leaf.doc_count_all()):
-                    shutil.rmtree(entry, ignore_errors=True)
-            for segment_id, leaf in wanted.items():
-                if not (root / segment_id).is_dir():
-                    write(root, segment_id, leaf)
-                    written += 1
-    finally:
-        ix.close()
-    return written
+    def __init__(self) -> None:
+        self.vocab = _Vocabulary()
+        self.columns = _Columns()
+
+    def add(self, stored: dict[str, Any] | None) -> None:
+        self.columns.add([(stored or {}).get(name) or "" for name in TEXTS], self.vocab)
+
+    def result(self) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+        vocabularies = {"folded": list(self.vocab.folded), "accented": list(self.vocab.accented)}
+        return self.columns.arrays(), vocabularies
 
 
 def syllable_arrays(
@@ -167,45 +147,32 @@ def syllable_arrays(
 ) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     """The arrays (see the module docstring) of the documents' stored fields (None: a deleted
     document), and the vocabularies: the folded and the accented syllable of each id."""
-    vocab = _Vocabulary()
-    columns = _Columns()
+    syllables = _Syllables()
     for stored in documents:
-        columns.add([(stored or {}).get(name) or "" for name in TEXTS], vocab)
-    return columns.arrays(), {"folded": list(vocab.folded), "accented": list(vocab.accented)}
+        syllables.add(stored)
+    return syllables.result()
 
 
-def _write_segment(root: Path, segment_id: str, leaf: Any) -> None:
-    doc_count = leaf.doc_count_all()
-    arrays, vocabularies = syllable_arrays(
-        None if leaf.is_deleted(docnum) else leaf.stored_fields(docnum)
-        for docnum in range(doc_count)
-    )
-    staging = root / f".tmp-{segment_id}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    for key, values in arrays.items():
-        np.save(staging / f"{key}.npy", values)
-    for name, words in vocabularies.items():
-        # A syllable holds no newline (it is word characters): one per line, in id order.
-        (staging / f"{name}.txt").write_text("\n".join(words), encoding="utf-8")
-    meta = {"version": VERSION, "segment": segment_id, "doc_count": doc_count}
-    (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    staging.rename(root / segment_id)
+class _SegmentWriter(_Syllables):
+    """A segment's folder (:class:`~searcher.fastpath.segment_files.RecordSink`)."""
+
+    def __init__(self, staging: Path, segment_id: str, doc_count: int) -> None:
+        super().__init__()
+        self.staging = staging
+        self.meta = {"version": VERSION, "segment": segment_id, "doc_count": doc_count}
+
+    def close(self) -> None:
+        arrays, vocabularies = self.result()
+        for key, values in arrays.items():
+            np.save(self.staging / f"{key}.npy", values)
+        for name, words in vocabularies.items():
+            # A syllable holds no newline (it is word characters): one per line, in id order.
+            (self.staging / f"{name}.txt").write_text("\n".join(words), encoding="utf-8")
+        write_meta(self.staging, self.meta)
 
 
 def _meta(folder: Path, doc_count: int) -> dict[str, Any] | None:
     return segment_meta(folder, {"version": VERSION, "doc_count": doc_count})
-
-
-def segment_meta(folder: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
-    """A segment folder's ``meta.json`` when it holds every item of ``expected`` (version,
-    document count…), else None: another version, a stale folder or an unreadable one."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or any(meta.get(k) != v for k, v in expected.items()):
-        return None
-    return meta
 
 
 # --- reading --------------------------------------------------------------------------------

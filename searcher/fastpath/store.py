@@ -34,10 +34,11 @@ import numpy as np
 
 from searcher.fastpath import weights
 from searcher.fastpath.decode import FieldPostings, UnsupportedSegment, decode_field
-from searcher.fastpath.pages import PAGES_DIR, write_pages
-from searcher.fastpath.passages import passages_dir, write_passages
+from searcher.fastpath.pages import PAGES_DIR, page_folders
+from searcher.fastpath.passages import passage_folders, passages_dir
 from searcher.fastpath.phrases import acronym_phrases, phrase_docs_in
 from searcher.fastpath.scoring import K1, B, Statistics, collection_statistics
+from searcher.fastpath.segment_files import write_segment_folders
 from searcher.lm_write import write_language_model
 from searcher.schema import TEXT_FIELDS, folded_name
 
@@ -137,7 +138,7 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
         ix.close()
     for entry in root.iterdir():
         if entry.name in (WEIGHTS_DIR, PAGES_DIR):
-            continue  # rewritten below when the statistics changed; pages: by write_pages
+            continue  # rewritten below when the statistics changed; pages: below
         if entry.name not in wanted or not _valid(entry, wanted[entry.name]):
             shutil.rmtree(entry, ignore_errors=True)
     missing = [sid for sid in wanted if not (root / sid).is_dir()]
@@ -154,8 +155,8 @@ def write_side_files(generation_path: str | os.PathLike[str], jobs: int | None =
     for sid in missing:
         _seal(root, sid, wanted[sid])
     _write_weights(generation_path, list(wanted.items()))
-    write_passages(generation_path)
-    write_pages(generation_path, root)
+    # Passages and page files come from the same stored records: one read of each segment.
+    write_segment_folders(generation_path, [passage_folders(generation_path), page_folders(root)])
     return len(missing)
 
 
