@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from searcher.fastpath.phrases import isin_sorted
+from searcher.fastpath.phrases import find_sorted, isin_sorted
 
 #: A phrase: its field and words.
 Phrase = tuple[str, tuple[str, ...]]
@@ -35,9 +35,7 @@ class CheckedPhrases:
         checked = self._table.get(phrase)
         if checked is None or docs.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-        where = np.searchsorted(docs, checked[0])
-        where[where == docs.size] = 0
-        found = docs[where] == checked[0]
+        found, where = find_sorted(docs, checked[0])
         return where[found], isin_sorted(checked[0][found], checked[1])
 
     def remember(self, phrase: Phrase, checked: np.ndarray, holding: np.ndarray) -> None:

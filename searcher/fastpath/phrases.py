@@ -89,13 +89,19 @@ def posting_starts(term_freqs: np.ndarray) -> np.ndarray:
     return ends - term_freqs
 
 
-def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
-    """``np.isin`` for an ascending pool (and any values), by binary search."""
+def find_sorted(sorted_pool: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each of ``values`` is in the ascending ``sorted_pool``, and where (an index
+    into the pool; meaningless where absent), by binary search."""
     if sorted_pool.size == 0:
-        return np.zeros(values.size, dtype=bool)
+        return np.zeros(values.shape, dtype=bool), np.zeros(values.shape, dtype=np.intp)
     where = np.searchsorted(sorted_pool, values)
     where[where == sorted_pool.size] = 0
-    return sorted_pool[where] == values
+    return sorted_pool[where] == values, where
+
+
+def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` for an ascending pool (and any values), by binary search."""
+    return find_sorted(sorted_pool, values)[0]
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,13 @@ import numpy as np
 
 from searcher.fastpath.cache import Cache
 from searcher.fastpath.checked import CheckedPhrases, Phrase
-from searcher.fastpath.phrases import StartsOf, isin_sorted, phrase_docs_in, posting_starts
+from searcher.fastpath.phrases import (
+    StartsOf,
+    find_sorted,
+    isin_sorted,
+    phrase_docs_in,
+    posting_starts,
+)
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
 
@@ -298,11 +304,9 @@ class TermIndex:
             docs, freqs = self.cache.get(
                 ("postings", field, term), lambda: self._kept_postings(field, term)
             )
-            where = np.searchsorted(docs, within)
-            where[where == docs.size] = 0
-            hit = np.flatnonzero(docs[where] == within)
-            pick = where[hit]
-            weights[hit] = self._weights(field, docs[pick], freqs[pick], df=df)
+            found, where = find_sorted(docs, within)
+            pick = where[found]
+            weights[found] = self._weights(field, docs[pick], freqs[pick], df=df)
             return weights
         for k, a, b in ranges:
             lo, local = parts[k]
@@ -310,9 +314,8 @@ class TermIndex:
                 continue
             files, offset = self.segments[k].fields[field], self.offsets[k]
             docs = files.docs[a:b]
-            where = np.searchsorted(docs, local)
-            where[where == docs.size] = 0
-            hit = np.flatnonzero(docs[where] == local)
+            found, where = find_sorted(docs, local)
+            hit = np.flatnonzero(found)
             pick = where[hit]
             found_docs = docs[pick].astype(np.int64) + offset if offset else docs[pick]
             freqs = files.freqs[a:b][pick]
@@ -465,11 +468,9 @@ class TermIndex:
         if ordinal is None:
             return None
         a, b = int(files.term_ptr[ordinal]), int(files.term_ptr[ordinal + 1])
-        docs = files.docs[a:b]
-        where = np.searchsorted(docs, local)
-        where[where == docs.size] = 0
+        found, where = find_sorted(files.docs[a:b], local)
         term_freqs = files.freqs[a:b]
-        count = np.where(docs[where] == local, term_freqs[where], 0).astype(np.int64)
+        count = np.where(found, term_freqs[where], 0).astype(np.int64)
         return int(files.pos_ptr[ordinal]) + starts(ordinal, term_freqs)[where], count
 
     def _starts_of(self, k: int, field: str) -> StartsOf:
@@ -503,9 +504,7 @@ def lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) 
         return np.zeros(within.size)
     if within.size * 16 < docs.size or docs.size * 16 < within.size:
         # One list much shorter than the other: binary search.
-        where = np.searchsorted(docs, within)
-        where[where == docs.size] = 0
-        hit = docs[where] == within
+        hit, where = find_sorted(docs, within)
         return np.where(hit, scores[where], 0.0)
     dense = np.zeros(size)
     dense[docs] = scores
