@@ -94,9 +94,27 @@ def find_sorted(sorted_pool: np.ndarray, values: np.ndarray) -> tuple[np.ndarray
     into the pool; meaningless where absent), by binary search."""
     if sorted_pool.size == 0:
         return np.zeros(values.shape, dtype=bool), np.zeros(values.shape, dtype=np.intp)
-    where = np.searchsorted(sorted_pool, values)
+    where = np.searchsorted(sorted_pool, _probe(values, sorted_pool))
     where[where == sorted_pool.size] = 0
     return sorted_pool[where] == values, where
+
+
+def _probe(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``values`` to search for in ``pool``. numpy searches in the wider of the two types,
+    copying the pool when it is the narrower: a term's int32 postings searched for a few int64
+    document numbers were copied whole at every search. Fewer values are narrowed instead;
+    one that does not fit wraps and lands anywhere, but is found only where the pool equals
+    the value itself (the comparison is made with the originals)."""
+    dtype = pool.dtype
+    if (
+        values.dtype == dtype
+        or values.size >= pool.size
+        or dtype.kind not in "iu"
+        or values.dtype.kind not in "iu"
+        or dtype.itemsize >= values.dtype.itemsize
+    ):
+        return values
+    return values.astype(dtype)
 
 
 def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:

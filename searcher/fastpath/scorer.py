@@ -203,7 +203,6 @@ class Exact:
         self.verified = verified or {}
         self._held: dict[Phrase, np.ndarray] = {}
         self._terms: dict[tuple[str, str], np.ndarray] = {}
-        self._parts: list[tuple[int, np.ndarray]] = []
 
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         """The node's scores of the ``within`` documents (ascending)."""
@@ -218,7 +217,9 @@ class Exact:
         held = self.index.phrases_held(phrases, within) if phrases else []
         self._held = dict(zip(phrases, held, strict=True))
         self._terms = {}
-        self._parts = self.index.parts(within)
+        if within.size <= FEW:  # a page's candidates: every term's weights at once
+            keys = list(dict.fromkeys(_term_keys(node)))
+            self._terms = dict(zip(keys, self.index.exact_at(keys, within), strict=True))
         for key, docs in self.verified.items():
             self._held[key] = isin_sorted(within, docs)
         return self._scores(node, within)
@@ -252,12 +253,17 @@ class Exact:
         key = (field, word)
         found = self._terms.get(key)
         if found is None:
-            if within.size <= FEW:
-                found = self.index.searched_at(field, word, within, self._parts)
-            else:
-                found = self.index.term_at(field, word, within, exact=True)
-            self._terms[key] = found
+            found = self._terms[key] = self.index.term_at(field, word, within, exact=True)
         return found
+
+
+def _term_keys(node: Node) -> Iterator[tuple[str, str]]:
+    """(field, word) of every term the node's score reads: its terms and its phrases' words."""
+    if node.kind in ("term", "phrase"):
+        for word in node.words:
+            yield node.field, word
+    for child in node.children:
+        yield from _term_keys(child)
 
 
 def _phrases(node: Node) -> Iterator[Node]:

@@ -70,10 +70,14 @@ def length_norms(length_bytes: np.ndarray, avg_length: float, B: float, K1: floa
 
 
 def term_weights(
-    freqs: np.ndarray, boost: float, idf: float | np.ndarray, norms: np.ndarray, K1: float
+    freqs: np.ndarray,
+    boost: float | np.ndarray,
+    idf: float | np.ndarray,
+    norms: np.ndarray,
+    K1: float,
 ) -> np.ndarray:
     """BM25F weights (float64) of postings: their frequencies, the field boost, each posting's
-    term idf (or one for all) and its document's length norm."""
+    term idf and field boost (or one for all) and its document's length norm."""
     # Whoosh stores a posting's weight (frequency times field boost) as float32: a boost such
     # as 0.8 is not exact in float32, so round as it does (a no-op for boosts 1.0 and 2.5).
     tf = (freqs.astype(np.float64) * boost).astype(np.float32).astype(np.float64)

@@ -277,7 +277,7 @@ class TermIndex:
         if within.size * 16 >= df and self.weights is None:
             found = self.term(field, term)
             return lookup(found.docs, found.weights, within, self.size)
-        return self.searched_at(field, term, within, self.parts(within))
+        return self.exact_at([(field, term)], within)[0]
 
     def parts(self, within: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """``within`` (global, ascending) split by segment: each part's first index into it
@@ -290,41 +290,44 @@ class TermIndex:
             for lo, hi, offset in zip(bounds, bounds[1:], self.offsets, strict=False)
         ]
 
-    def searched_at(
-        self, field: str, term: str, within: np.ndarray, parts: list[tuple[int, np.ndarray]]
-    ) -> np.ndarray:
-        """A term's exact weights for the ``within`` documents (split by :meth:`parts`),
-        each found by binary search in the term's postings: for a few documents. A common
-        term's postings of all segments are kept as one list (one search, not one a
-        segment: a large index has several)."""
-        weights = np.zeros(within.size)
-        ranges = self.ranges(field, term)
-        df = sum(b - a for _, a, b in ranges)
-        if len(ranges) > 1 and df >= self.worth_caching:
-            docs, freqs = self.cache.get(
-                ("postings", field, term), lambda: self._kept_postings(field, term)
-            )
-            found, where = find_sorted(docs, within)
-            pick = where[found]
-            weights[found] = self._weights(field, docs[pick], freqs[pick], df=df)
-            return weights
-        for k, a, b in ranges:
+    def exact_at(self, keys: Sequence[tuple[str, str]], within: np.ndarray) -> np.ndarray:
+        """Exact weights of several (field, term) keys for a few ``within`` documents (rows:
+        keys), each found by binary search in the term's postings: one search per term and
+        segment, the rest done for all terms at once (a page's candidates meet some twenty
+        terms, and per-term numpy calls were most of its exact scoring)."""
+        size = within.size
+        if size == 0 or not keys:
+            return np.zeros((len(keys), size))
+        parts = self.parts(within)
+        freqs = np.zeros((len(keys), size), dtype=np.int64)
+        scales = np.empty((len(keys), 1))
+        boosts = np.empty((len(keys), 1))
+        fields = list(dict.fromkeys(field for field, _ in keys))
+        norms = np.vstack([self.norms[field][within] for field in fields])
+        # Per (field, segment): (row, first posting, end) of each term searched there.
+        searched: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+        for row, (field, term) in enumerate(keys):
+            ranges = self.ranges(field, term)
+            df = sum(b - a for _, a, b in ranges)
+            scales[row, 0] = idf(self.size, df)
+            boosts[row, 0] = self.boosts[field]
+            for k, a, b in ranges:
+                if b > a and parts[k][1].size:
+                    searched.setdefault((field, k), []).append((row, a, b))
+        for (field, k), entries in searched.items():
             lo, local = parts[k]
-            if local.size == 0:
-                continue
-            files, offset = self.segments[k].fields[field], self.offsets[k]
-            docs = files.docs[a:b]
-            found, where = find_sorted(docs, local)
-            hit = np.flatnonzero(found)
-            pick = where[hit]
-            found_docs = docs[pick].astype(np.int64) + offset if offset else docs[pick]
-            freqs = files.freqs[a:b][pick]
-            weights[lo + hit if lo else hit] = self._weights(field, found_docs, freqs, df=df)
-        return weights
-
-    def _kept_postings(self, field: str, term: str) -> tuple[Any, int, bool]:
-        docs, freqs = self._postings(field, term)
-        return (docs, freqs), docs.nbytes + freqs.nbytes, True
+            files = self.segments[k].fields[field]
+            docs = files.docs
+            rows, firsts, ends = np.array(entries, dtype=np.int64).T
+            probe = local.astype(docs.dtype)  # (see phrases._probe)
+            at = np.vstack([docs[a:b].searchsorted(probe) for _, a, b in entries])
+            at += firsts[:, None]
+            inside = at < ends[:, None]
+            np.minimum(at, docs.size - 1, out=at)
+            which, column = np.nonzero(inside & (docs[at] == local))
+            freqs[rows[which], column + lo] = files.freqs[at[which, column]]
+        row_norms = norms[[fields.index(field) for field, _ in keys]]
+        return term_weights(freqs, boosts, scales, row_norms, self.K1)
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
