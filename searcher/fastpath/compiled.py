@@ -8,7 +8,9 @@ the search goes to plain Whoosh.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from whoosh import query as wq
 
@@ -70,3 +72,27 @@ def is_unit(node: Node) -> bool:
     """Whether the node is one unit of the query: a phrase, or an ``Or`` of terms and phrases
     (one word or phrase in every field)."""
     return node.kind == "phrase" or all(c.kind in ("term", "phrase") for c in node.children)
+
+
+class NodeFacts:
+    """Facts about one generation's compiled query nodes (their postings walked, the most
+    they add to a score, their leaves), kept by node: a recurring query's nodes are kept
+    (see FastIndex.compile), and these facts are the same at every search of the
+    generation."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._facts: dict[tuple[str, int], tuple[Node, Any]] = {}
+
+    def get(self, kind: str, node: Node, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered as ``kind`` of ``node`` (by its id, the node kept so
+        that the id stays its own)."""
+        key = (kind, id(node))
+        known = self._facts.get(key)
+        if known is not None and known[0] is node:
+            return known[1]
+        value = compute()
+        if len(self._facts) > self.limit:
+            self._facts.clear()
+        self._facts[key] = (node, value)
+        return value

@@ -4,7 +4,8 @@ Whoosh's ``Phrase`` (slop 1) matches a document when its words occur at consecut
 its score is just the sum of the words' term scores, so only the set of matching documents has
 to be found here. The indexer also runs this for the phrases of the acronym table ("ủy ban nhân
 dân" for UBND, which nearly every query of the domain expands to) and stores the answers with
-the side files, so those never cost a search anything.
+the side files, so those never cost a search anything. The sorted-list helpers every part of
+the fast path uses (:func:`find_sorted`, :func:`isin_sorted`, :func:`lookup`) live here too.
 """
 
 from __future__ import annotations
@@ -120,6 +121,19 @@ def _probe(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
 def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
     """``np.isin`` for an ascending pool (and any values), by binary search."""
     return find_sorted(sorted_pool, values)[0]
+
+
+def lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
+    """``scores`` of the ``within`` documents (0 for those not in ``docs``)."""
+    if docs.size == 0 or within.size == 0:
+        return np.zeros(within.size)
+    if within.size * 16 < docs.size or docs.size * 16 < within.size:
+        # One list much shorter than the other: binary search.
+        hit, where = find_sorted(docs, within)
+        return np.where(hit, scores[where], 0.0)
+    dense = np.zeros(size)
+    dense[docs] = scores
+    return dense[within]
 
 
 @lru_cache(maxsize=1)

@@ -165,6 +165,9 @@ class Pruning:
 
     def bound(self, node: Node) -> float:
         """The most a node can add to a document's score."""
+        return self.index.facts.get("bound", node, lambda: self._bound(node))
+
+    def _bound(self, node: Node) -> float:
         index = self.index
         if node.kind == "term":
             return index.max_weight(node.field, node.words[0])

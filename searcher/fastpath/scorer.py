@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
-from searcher.fastpath.phrases import isin_sorted
-from searcher.fastpath.terms import FEW, Phrase, TermIndex, lookup
+from searcher.fastpath.phrases import isin_sorted, lookup
+from searcher.fastpath.terms import FEW, Phrase, TermIndex
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
 SPARSE_UNION = 8
@@ -41,7 +41,6 @@ class Scorer:
     def __init__(self, index: TermIndex) -> None:
         self.index = index
         self._rank_of: tuple[np.ndarray, np.ndarray] | None = None
-        self._costs: dict[int, tuple[Node, int]] = {}
 
     def sparse(self, node: Node) -> Sparse:
         kind = node.kind
@@ -175,21 +174,18 @@ class Scorer:
         return self._rank_of[1]
 
     def cost(self, node: Node) -> int:
-        """Postings a node walks (an estimate for ordering and narrowing), remembered for
-        the nodes of the query at hand (orderings ask again and again)."""
-        known = self._costs.get(id(node))
-        if known is not None and known[0] is node:
-            return known[1]
+        """Postings a node walks (an estimate for ordering and narrowing; orderings ask
+        again and again)."""
+        return self.index.facts.get("cost", node, lambda: self._cost(node))
+
+    def _cost(self, node: Node) -> int:
         if node.kind in ("term", "phrase"):
-            found = sum(self.index.df(node.field, word) for word in node.words)
-        elif node.kind == "and":
-            found = min((self.cost(c) for c in node.children), default=0)
-        elif node.kind in ("andmaybe", "andnot"):
-            found = self.cost(node.children[0])
-        else:
-            found = sum(self.cost(c) for c in node.children)
-        self._costs[id(node)] = (node, found)
-        return found
+            return sum(self.index.df(node.field, word) for word in node.words)
+        if node.kind == "and":
+            return min((self.cost(c) for c in node.children), default=0)
+        if node.kind in ("andmaybe", "andnot"):
+            return self.cost(node.children[0])
+        return sum(self.cost(c) for c in node.children)
 
 
 class Exact:
@@ -207,18 +203,12 @@ class Exact:
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         """The node's scores of the ``within`` documents (ascending)."""
         # The phrases are verified first, all at once, on these documents' positions.
-        phrases = list(
-            dict.fromkeys(
-                (n.field, n.words)
-                for n in _phrases(node)
-                if (n.field, n.words) not in self.verified
-            )
-        )
+        keys, all_phrases = self.index.facts.get("leaves", node, lambda: _leaves(node))
+        phrases = [phrase for phrase in all_phrases if phrase not in self.verified]
         held = self.index.phrases_held(phrases, within) if phrases else []
         self._held = dict(zip(phrases, held, strict=True))
         self._terms = {}
         if within.size <= FEW:  # a page's candidates: every term's weights at once
-            keys = list(dict.fromkeys(_term_keys(node)))
             self._terms = dict(zip(keys, self.index.exact_at(keys, within), strict=True))
         for key, docs in self.verified.items():
             self._held[key] = isin_sorted(within, docs)
@@ -255,6 +245,12 @@ class Exact:
         if found is None:
             found = self._terms[key] = self.index.term_at(field, word, within, exact=True)
         return found
+
+
+def _leaves(node: Node) -> tuple[list[tuple[str, str]], list[Phrase]]:
+    """The (field, word) of every term the node's score reads, and its phrases, once each."""
+    keys = list(dict.fromkeys(_term_keys(node)))
+    return keys, list(dict.fromkeys((n.field, n.words) for n in _phrases(node)))
 
 
 def _term_keys(node: Node) -> Iterator[tuple[str, str]]:

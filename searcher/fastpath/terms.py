@@ -19,10 +19,12 @@ import numpy as np
 
 from searcher.fastpath.cache import Cache
 from searcher.fastpath.checked import CheckedPhrases, Phrase
+from searcher.fastpath.compiled import NodeFacts
 from searcher.fastpath.phrases import (
     StartsOf,
     find_sorted,
     isin_sorted,
+    lookup,
     phrase_docs_in,
     posting_starts,
 )
@@ -104,6 +106,8 @@ class TermIndex:
         self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
+        #: What this generation's compiled query nodes cost, add at most, read.
+        self.facts = NodeFacts(TABLE_ENTRIES)
         #: Phrases verified on some documents only, and which of those hold them.
         self.checked = CheckedPhrases(self.worth_caching, doc_count_all)
 
@@ -178,8 +182,8 @@ class TermIndex:
             found = Term(docs[0], weights[0])
         else:
             found = Term(np.concatenate(docs), np.concatenate(weights))
-        if keep:
-            return found, found.nbytes, found.docs.size >= self.worth_caching
+        if keep:  # (small ones too: rebuilding them was a tenth of the pruning's time)
+            return found, found.nbytes, True
         return found
 
     def term_pieces(self, field: str, term: str) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -253,6 +257,8 @@ class TermIndex:
         (each document's place in ``within``, -1 elsewhere). ``exact`` computes Whoosh's
         float64 weights even where precomputed float32 ones exist."""
         df = self.df(field, term)
+        if df == 0:
+            return np.zeros(within.size)
         if not exact and self.weights is not None:
             found = self.term(field, term)
             return lookup(found.docs, found.weights, within, self.size)
@@ -499,16 +505,3 @@ class TermIndex:
             if local.size:
                 found.append(local.astype(np.int64) + offset)
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-
-
-def lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
-    """``scores`` of the ``within`` documents (0 for those not in ``docs``)."""
-    if docs.size == 0 or within.size == 0:
-        return np.zeros(within.size)
-    if within.size * 16 < docs.size or docs.size * 16 < within.size:
-        # One list much shorter than the other: binary search.
-        hit, where = find_sorted(docs, within)
-        return np.where(hit, scores[where], 0.0)
-    dense = np.zeros(size)
-    dense[docs] = scores
-    return dense[within]
