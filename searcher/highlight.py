@@ -77,7 +77,9 @@ def find_matches(text: str, patterns: list[Pattern]) -> list[tuple[int, int, int
     return found
 
 
-def _merge(text: str, spans: list[tuple[int, int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+def merge_spans(
+    text: str, spans: list[tuple[int, int, int]], lo: int, hi: int
+) -> list[tuple[int, int]]:
     """Union of spans within [lo, hi), joining neighbours separated only by spaces."""
     merged: list[tuple[int, int]] = []
     for start, end, _ in spans:
@@ -96,7 +98,7 @@ def render(text: str, spans: list[tuple[int, int, int]], lo: int = 0, hi: int | 
     hi = len(text) if hi is None else hi
     out: list[str] = []
     cursor = lo
-    for start, end in _merge(text, spans, lo, hi):
+    for start, end in merge_spans(text, spans, lo, hi):
         out.append(escape(text[cursor:start]))
         out.append("<mark>" + escape(text[start:end]) + "</mark>")
         cursor = end
@@ -164,7 +166,7 @@ def cut(
     """The snippet of ``text`` for its match ``spans`` (any ``window`` giving best_window's
     answer, faster)."""
     lo, hi = (window or best_window)(text, spans, size)
-    lo, hi = _word_bounds(text, lo, hi)
+    lo, hi = word_bounds(text, lo, hi)
     body = render(text, spans, lo, hi)
     body = " ".join(body.split())
     prefix = "… " if lo > 0 else ""
@@ -209,7 +211,7 @@ def window_around(text: str, best_start: int, size: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _word_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
+def word_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
     """Move ``lo`` forward and ``hi`` backward to whitespace so no word is cut."""
     if lo > 0 and not text[lo - 1].isspace():
         space = text.find(" ", lo, min(hi, lo + 30))
