@@ -77,9 +77,7 @@ def find_matches(text: str, patterns: list[Pattern]) -> list[tuple[int, int, int
     return found
 
 
-def merge_spans(
-    text: str, spans: list[tuple[int, int, int]], lo: int, hi: int
-) -> list[tuple[int, int]]:
+def _merge(text: str, spans: list[tuple[int, int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
     """Union of spans within [lo, hi), joining neighbours separated only by spaces."""
     merged: list[tuple[int, int]] = []
     for start, end, _ in spans:
@@ -98,7 +96,7 @@ def render(text: str, spans: list[tuple[int, int, int]], lo: int = 0, hi: int | 
     hi = len(text) if hi is None else hi
     out: list[str] = []
     cursor = lo
-    for start, end in merge_spans(text, spans, lo, hi):
+    for start, end in _merge(text, spans, lo, hi):
         out.append(escape(text[cursor:start]))
         out.append("<mark>" + escape(text[start:end]) + "</mark>")
         cursor = end

@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from searcher.highlight import (
     WINDOW_SPANS,
     Pattern,
     Span,
-    merge_spans,
+    cut,
     passage,
     render,
     window_around,
@@ -132,15 +132,19 @@ def _match(
     empty = np.zeros(0, dtype=np.int64)
     if not found:
         return PageSpans(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
-    where, piece, codes, accents, starts, ends = (
+    candidates = [
         np.concatenate(column) if len(found) > 1 else column[0]
         for column in zip(*found, strict=True)
-    )
+    ]
+    where, piece, codes, accents, starts, ends = candidates
     # One row per pattern, one column per candidate: does the pattern's run start there?
     kept = [index for index, pattern in enumerate(patterns) if pattern.folded]
     longest = max((len(patterns[index].folded) for index in kept), default=0)
     if not kept:
         return PageSpans(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
+    firsts = [folded_codes[patterns[index].folded[0]] for index in kept]
+    if longest == 1 and len(set(firsts)) == len(firsts):
+        return _single_syllables(pieces, patterns, kept, firsts, candidates, accented_codes)
     folded = np.zeros((len(kept), longest), dtype=np.int64)  # 0: past the pattern's end
     accented = np.zeros((len(kept), longest), dtype=np.int64)  # 0: any accents
     for row, index in enumerate(kept):
@@ -182,6 +186,43 @@ def _match(
     return PageSpans(pieces, owner, begin, end, kind, bounds)
 
 
+def _single_syllables(
+    pieces: list[tuple[int, str]],
+    patterns: list[Pattern],
+    kept: list[int],
+    firsts: list[int],
+    candidates: list[np.ndarray],
+    accented_codes: dict[str, int],
+) -> PageSpans:
+    """:func:`_match`'s answer when every pattern is one syllable, each a different folded
+    one (most queries): each candidate is one pattern's match, and the candidates are
+    already in the order of the spans (by text, then start)."""
+    _where, piece, codes, accents, begin, end = candidates
+    kinds = np.zeros(max(firsts) + 1, dtype=np.int64)
+    kinds[firsts] = kept
+    kind = kinds.take(codes)
+    if accented_codes:
+        # Exact accented occurrences win within each text, as in the reference.
+        wanted = np.zeros(max(firsts) + 1, dtype=np.int64)
+        for code, index in zip(firsts, kept, strict=True):
+            accented = patterns[index].accented
+            wanted[code] = accented_codes[accented[0]] if accented is not None else 0
+        want = wanted.take(codes)
+        exact = (want == 0) | (want == accents)
+        group = piece * len(patterns) + kind
+        has_exact = np.zeros(len(pieces) * len(patterns), dtype=bool)
+        has_exact[group[exact]] = True
+        keep = np.flatnonzero(exact | ~has_exact.take(group))
+        piece, begin, end, kind = (
+            piece.take(keep),
+            begin.take(keep),
+            end.take(keep),
+            kind.take(keep),
+        )
+    bounds = np.searchsorted(piece, np.arange(len(pieces) + 1)).tolist()
+    return PageSpans(pieces, piece, begin, end, kind, bounds)
+
+
 def _candidates(
     segment: SegmentPassages,
     local: np.ndarray,
@@ -193,17 +234,29 @@ def _candidates(
     and where each starts and ends in its text; None when there are none."""
     arrays = segment.arrays
     ptr = arrays["ptr"]
-    lo, hi = ptr.take(local), ptr.take(local + 1)
+    ends: list[int] = []  # where each piece (title, body) ends among the chunk's syllables
+    shifts: list[int] = []  # a piece's first syllable's place in the segment, less its own
+    texts: list[slice] = []
+    size = 0
+    for lo, split, hi in zip(
+        ptr.take(local).tolist(),
+        arrays["split"].take(local).tolist(),
+        ptr.take(local + 1).tolist(),
+        strict=True,
+    ):
+        texts.append(slice(lo, hi))
+        ends += (size + split, size + hi - lo)
+        shifts += (lo - size, lo - size)
+        size += hi - lo
     ids = arrays["ids"]
-    page_ids = np.concatenate([ids[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)])
-    codes = _table(segment.vocab("folded"), folded_codes).take(page_ids)
+    codes = _table(segment.vocab("folded"), folded_codes).take(
+        np.concatenate([ids[text] for text in texts])
+    )
     at = np.flatnonzero(codes != 0)
     if not at.size:
         return None
-    ends = np.cumsum(hi - lo)
-    doc = np.searchsorted(ends, at, side="right")
-    where = at + (hi - ends).take(doc)
-    piece = 2 * doc + (where >= (lo + arrays["split"].take(local)).take(doc))
+    piece = np.searchsorted(ends, at, side="right")
+    where = at + np.take(shifts, piece)
     if accented_codes:
         table = _table(segment.vocab("accented"), accented_codes)
         accents = table.take(arrays["accents"].take(where))
@@ -232,15 +285,20 @@ def page_marks(
         texts = [stored[i].get("body") or "" for i, _ in bodies]
         windows = _windows(page, [p for _, p in bodies], texts)
         # Pieces are each document's title, then its body.
+        plain: list[_Marked] = []
         for (i, p), body, window in zip(bodies, texts, windows, strict=True):
             fields = stored[i]
+            title = fields.get("title") or ""
             captions = split_captions(fields.get("captions"))
             if captions:
                 snippet = _caption_snippet(body, spans[p], window, captions, patterns)
+                marks[i] = (render(title, spans[p - 1]), snippet)
             else:
-                snippet = _cut(body, spans[p], window, longest)
-            title = fields.get("title") or ""
-            marks[i] = (_render(title, spans[p - 1], 0, len(title), longest), snippet)
+                plain.append(_Marked(i, title, spans[p - 1], body, spans[p], window))
+        for item, title_html, snippet_html in zip(
+            plain, *_render_page(plain, longest), strict=True
+        ):
+            marks[item.document] = (title_html, snippet_html)
     for i, fields in enumerate(stored):
         if marks[i] is None:
             title, body = fields.get("title") or "", fields.get("body") or ""
@@ -271,39 +329,94 @@ def _caption_snippet(
     return passage(body, captions, patterns, SNIPPET_CHARS, find=find, window=choose)
 
 
-def _cut(text: str, spans: list[Span], window: tuple[int, int], longest: int) -> str:
-    """:func:`searcher.highlight.cut` of ``text`` in its chosen ``window``."""
-    lo, hi = word_bounds(text, *window)
-    # The window has no space at either end: " ".join(body.split()) is collapsing its runs.
-    body = _SPACES.sub(" ", _render(text, spans, lo, hi, longest))
-    return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+class _Marked(NamedTuple):
+    """A document of the page whose snippet is its body's window (it has no caption)."""
+
+    document: int
+    title: str
+    title_spans: list[Span]
+    body: str
+    body_spans: list[Span]
+    window: tuple[int, int]
 
 
-#: What " ".join(text.split()) changes inside a text: a run of spaces, or any other space.
-_SPACES = re.compile(r"\s{2,}|[^\S ]")
-#: Private-use characters that stand for the marks while a text is escaped.
-_OPEN, _CLOSE = "\ue000", "\ue001"
+#: Any space but " ".
+_SPACE = re.compile(r"[^\S ]")
+#: Private-use characters that stand for the marks, and for the end of a text, while the
+#: page's texts are escaped together.
+_OPEN, _CLOSE, _END = "\ue000", "\ue001", "\ue002"
 
 
-def _render(text: str, spans: list[Span], lo: int, hi: int, longest: int) -> str:
-    """:func:`searcher.highlight.render` of ``text[lo:hi]``, escaping it once: the marks go in
-    as two private-use characters, swapped for the tags after escaping (a text that holds
-    either takes the reference). Only the spans that can reach ``[lo, hi)`` are merged: none
-    is longer than ``longest``."""
-    first = bisect_left(spans, (lo - longest,)) if lo else 0
-    merged = merge_spans(text, spans[first : bisect_left(spans, (hi,), first)], lo, hi)
-    if not merged:
-        return escape(text[lo:hi])
-    parts: list[str] = []
-    cursor = lo
-    for start, end in merged:
-        parts += (text[cursor:start], _OPEN, text[start:end], _CLOSE)
-        cursor = end
-    parts.append(text[cursor:hi])
-    marked = "".join(parts)
-    if marked.count(_OPEN) != len(merged) or marked.count(_CLOSE) != len(merged):
-        return render(text, spans, lo, hi)
-    return escape(marked).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+def _render_page(items: list[_Marked], longest: int) -> tuple[list[str], list[str]]:
+    """:func:`searcher.highlight.render` of every title and :func:`~searcher.highlight.cut`
+    of every body's window, the page's titles (and its snippets) escaped as one string: the
+    marks and the ends of texts go in as private-use characters, swapped after escaping (a
+    page whose texts hold any of them takes the reference). ``longest`` bounds the spans'
+    lengths: only those that can reach a window are merged."""
+    titles: list[str] = []
+    bodies: list[str] = []
+    bounds: list[tuple[int, int]] = []
+    title_marks = body_marks = 0
+    for item in items:
+        title_marks += _mark(item.title, item.title_spans, 0, len(item.title), longest, titles)
+        lo, hi = word_bounds(item.body, *item.window)
+        body_marks += _mark(item.body, item.body_spans, lo, hi, longest, bodies)
+        bounds.append((lo, hi))
+    title_html = _escape(titles, title_marks, len(items))
+    body_html = _escape(bodies, body_marks, len(items))
+    if title_html is None or body_html is None:
+        return [render(item.title, item.title_spans) for item in items], [
+            cut(item.body, item.body_spans, SNIPPET_CHARS, lambda *_, w=item.window: w)
+            for item in items
+        ]
+    # A window has no space at either end, so " ".join(html.split()) of each is making every
+    # run of spaces one " "; none runs across the end of a text.
+    body_html = _SPACE.sub(" ", body_html)
+    while "  " in body_html:
+        body_html = body_html.replace("  ", " ")
+    snippets = body_html.split(_END)[:-1]
+    return title_html.split(_END)[:-1], [
+        ("… " if lo > 0 else "") + snippet + (" …" if hi < len(item.body) else "")
+        for item, snippet, (lo, hi) in zip(items, snippets, bounds, strict=True)
+    ]
+
+
+def _mark(text: str, spans: list[Span], lo: int, hi: int, longest: int, out: list[str]) -> int:
+    """Add ``text[lo:hi]`` to ``out`` with the stand-ins around the spans merged as
+    ``searcher.highlight._merge`` merges them, then the end of the text; return how
+    many marks."""
+    marks = 0
+    if spans:
+        first = bisect_left(spans, (lo - longest,)) if lo else 0
+        cursor = lo
+        mark_start = mark_end = -1
+        for start, end, _ in spans[first : bisect_left(spans, (hi,), first)]:
+            if end <= lo:
+                continue
+            start, end = max(start, lo), min(end, hi)
+            if mark_end >= 0 and (start <= mark_end or not text[mark_end:start].strip(" \t")):
+                mark_end = max(end, mark_end)
+                continue
+            if mark_end >= 0:
+                out += (text[cursor:mark_start], _OPEN, text[mark_start:mark_end], _CLOSE)
+                cursor = mark_end
+                marks += 1
+            mark_start, mark_end = start, end
+        if mark_end >= 0:
+            out += (text[cursor:mark_start], _OPEN, text[mark_start:mark_end], _CLOSE)
+            cursor = mark_end
+            marks += 1
+        lo = cursor
+    out += (text[lo:hi], _END)
+    return marks
+
+
+def _escape(parts: list[str], marks: int, texts: int) -> str | None:
+    """The escaped texts with their marks, or None when a text holds a stand-in itself."""
+    joined = "".join(parts)
+    if not (joined.count(_OPEN) == joined.count(_CLOSE) == marks and joined.count(_END) == texts):
+        return None
+    return escape(joined).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
 
 
 def page_windows(

@@ -32,7 +32,7 @@ _SYLLABLES += ["2.5", "1.000", "x", "nam", "năm", "Đéc", "đéc", "a\u0301", 
 _GLUE = [" ", "  ", ", ", ".", ". ", "-", "_", "\n", "(", "“", "/", ":", "", ",5", ".7x"]
 _GLUE += ["\u200b", "\xad", "\x07", "\u0301 ", "<b>&"]
 # The marks stand in as private-use characters while escaping; odd spaces are collapsed.
-_GLUE += ["\ue000", "\ue001 ", "\t \u3000", "\x0b", " \x85"]
+_GLUE += ["\ue000", "\ue001 ", "\ue002", "\t \u3000", "\x0b", " \x85"]
 
 _texts = st.lists(st.tuples(st.sampled_from(_SYLLABLES), st.sampled_from(_GLUE)), max_size=40).map(
     lambda pieces: "".join(syllable + glue for syllable, glue in pieces)
