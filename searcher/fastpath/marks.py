@@ -17,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -442,24 +443,24 @@ def _windows(
     of starts per span, so the counts for every start of the page are cumulative sums.
     """
     windows: list[tuple[int, int]] = [(0, min(len(t), size)) for t in texts]  # no match
-    if not page.owner.size:
+    bounds = page.bounds
+    firsts = [bounds[p] for p in pieces]
+    counts = [min(bounds[p + 1] - bounds[p], WINDOW_SPANS) for p in pieces]
+    if not any(counts):
         return windows
-    slot = np.full(len(page.bounds) - 1, -1, dtype=np.int64)
-    slot[pieces] = np.arange(len(pieces))
-    rank = np.arange(page.owner.size) - np.array(page.bounds).take(page.owner)
-    owner = slot.take(page.owner)
-    rows = np.flatnonzero((owner >= 0) & (rank < WINDOW_SPANS))
-    if not rows.size:
-        return windows
-    owner, starts = owner.take(rows), page.begin.take(rows)
-    ends, kinds = page.end.take(rows), page.kind.take(rows)
+    # Each text's first spans, in page order: row r of text t is span firsts[t] + r.
+    owner = np.repeat(np.arange(len(pieces)), counts)
+    rows = np.arange(owner.size) + np.repeat(np.array(firsts) - np.cumsum(counts) + counts, counts)
+    starts, ends, kinds = page.begin.take(rows), page.end.take(rows), page.kind.take(rows)
     count = rows.size
     key = owner << 40  # rows are sorted by (text, start)
     here = np.arange(count)
     first = np.searchsorted(key + starts, key + ends - (size - size // 5))
     first = np.maximum(first, here - 63)
-    spans = np.flatnonzero(first <= here)  # a span too long for any window counts nowhere
-    kinds, first, here = kinds.take(spans), first.take(spans), here.take(spans)
+    spans = first <= here  # a span too long for any window counts nowhere
+    if not spans.all():
+        spans = np.flatnonzero(spans)
+        kinds, first, here = kinds.take(spans), first.take(spans), here.take(spans)
     stride = count + 1
     cells = int(kinds.max()) * stride + stride
     cover = np.bincount(kinds * stride + first, minlength=cells)
@@ -468,7 +469,9 @@ def _windows(
     distinct = np.count_nonzero(cover, axis=0)
     matches = cover.sum(axis=0)
     order = np.lexsort((np.arange(count), starts, -matches, -distinct, owner))
-    best = order[np.flatnonzero(np.diff(owner.take(order), prepend=-1))]
-    for t, start in zip(owner.take(best).tolist(), starts.take(best).tolist(), strict=True):
+    # Sorting keeps the texts in their order: each text's best row is where its rows began.
+    texts_with_spans = [t for t, n in enumerate(counts) if n]
+    best = order.take([r - n for r, n in zip(accumulate(counts), counts, strict=True) if n])
+    for t, start in zip(texts_with_spans, starts.take(best).tolist(), strict=True):
         windows[t] = window_around(texts[t], start, size)
     return windows
