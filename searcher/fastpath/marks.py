@@ -394,9 +394,13 @@ def _mark(text: str, spans: list[Span], lo: int, hi: int, longest: int, out: lis
         for start, end, _ in spans[first : bisect_left(spans, (hi,), first)]:
             if end <= lo:
                 continue
-            start, end = max(start, lo), min(end, hi)
+            if start < lo:
+                start = lo
+            if end > hi:
+                end = hi
             if mark_end >= 0 and (start <= mark_end or not text[mark_end:start].strip(" \t")):
-                mark_end = max(end, mark_end)
+                if end > mark_end:
+                    mark_end = end
                 continue
             if mark_end >= 0:
                 out += (text[cursor:mark_start], _OPEN, text[mark_start:mark_end], _CLOSE)
