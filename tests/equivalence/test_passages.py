@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,6 +113,29 @@ def test_documents_in_several_segments_and_deleted_ones() -> None:
         assert spans is not None
         assert spans["body"] == find_matches(document["body"], patterns)
         assert spans["title"] == find_matches(document["title"], patterns)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["", "\ue000", "\ue001", "\ue002", "<\ue000>&\ue001"],
+    ids=["plain", "open", "close", "end", "all"],
+)
+def test_a_page_escaped_together_equals_each_text_rendered_alone(odd: str) -> None:
+    """The page's texts are escaped as one string with private-use stand-ins for the marks
+    and the ends of texts: a text holding one itself, and odd runs of spaces, change
+    nothing."""
+    filler = "Các đơn vị họp bàn kế hoạch năm nay. " * 12
+    documents = [
+        {"title": f"Hà Nội{odd} mưa to", "body": filler + "Mưa to ở\n\n Hà  Nội,\t hà nội ngập."},
+        {"title": "Sa Đéc & <b>", "body": "UBND \x0b thành phố\u3000Sa Đéc họp; " + filler},
+        {"title": "", "body": f"hà nội {odd}" + filler + " \x85 sa đéc"},
+    ]
+    passages = Passages([SegmentPassages.of(documents)], [0])
+    patterns = highlight_patterns(parse_query("hà nội sa đéc"))
+    marks = page_marks(passages, [0, 1, 2], documents, patterns)
+    for document, (title_html, snippet_html) in zip(documents, marks, strict=True):
+        assert title_html == highlight(document["title"], patterns)
+        assert snippet_html == snippet(document["body"], patterns)
 
 
 def _queries_from(texts: list[str], count: int, seed: int) -> list[str]:
