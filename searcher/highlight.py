@@ -164,7 +164,7 @@ def cut(
     """The snippet of ``text`` for its match ``spans`` (any ``window`` giving best_window's
     answer, faster)."""
     lo, hi = (window or best_window)(text, spans, size)
-    lo, hi = _word_bounds(text, lo, hi)
+    lo, hi = word_bounds(text, lo, hi)
     body = render(text, spans, lo, hi)
     body = " ".join(body.split())
     prefix = "… " if lo > 0 else ""
@@ -209,7 +209,7 @@ def window_around(text: str, best_start: int, size: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _word_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
+def word_bounds(text: str, lo: int, hi: int) -> tuple[int, int]:
     """Move ``lo`` forward and ``hi`` backward to whitespace so no word is cut."""
     if lo > 0 and not text[lo - 1].isspace():
         space = text.find(" ", lo, min(hi, lo + 30))

@@ -261,10 +261,10 @@ class Passages:
             by_segment.setdefault(segment, []).append(i)
         for segment_index, members in by_segment.items():
             segment = self.segments[segment_index]
-            local = np.array([docnums[i] for i in members], dtype=np.int64)
-            local -= self.offsets[segment_index]
-            ok = segment.arrays["ok"][local] != 0
-            if ok.any():
-                covered = [i for i, good in zip(members, ok.tolist(), strict=True) if good]
-                chunks.append((segment, local[ok], covered))
+            offset = self.offsets[segment_index]
+            ok = segment.arrays["ok"].take([docnums[i] - offset for i in members]).tolist()
+            covered = [i for i, good in zip(members, ok, strict=True) if good]
+            if covered:
+                local = np.array([docnums[i] - offset for i in covered], dtype=np.int64)
+                chunks.append((segment, local, covered))
         return chunks

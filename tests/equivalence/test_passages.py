@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +32,8 @@ _SYLLABLES = ["ủy", "Uỷ", "UỶ", "ban", "bán", "bạn", "dân", "dan", "ho
 _SYLLABLES += ["2.5", "1.000", "x", "nam", "năm", "Đéc", "đéc", "a\u0301", "ǅ", "ﬁ", "Σ"]
 _GLUE = [" ", "  ", ", ", ".", ". ", "-", "_", "\n", "(", "“", "/", ":", "", ",5", ".7x"]
 _GLUE += ["\u200b", "\xad", "\x07", "\u0301 ", "<b>&"]
+# The marks stand in as private-use characters while escaping; odd spaces are collapsed.
+_GLUE += ["\ue000", "\ue001 ", "\ue002", "\t \u3000", "\x0b", " \x85"]
 
 _texts = st.lists(st.tuples(st.sampled_from(_SYLLABLES), st.sampled_from(_GLUE)), max_size=40).map(
     lambda pieces: "".join(syllable + glue for syllable, glue in pieces)
@@ -110,6 +113,29 @@ def test_documents_in_several_segments_and_deleted_ones() -> None:
         assert spans is not None
         assert spans["body"] == find_matches(document["body"], patterns)
         assert spans["title"] == find_matches(document["title"], patterns)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["", "\ue000", "\ue001", "\ue002", "<\ue000>&\ue001"],
+    ids=["plain", "open", "close", "end", "all"],
+)
+def test_a_page_escaped_together_equals_each_text_rendered_alone(odd: str) -> None:
+    """The page's texts are escaped as one string with private-use stand-ins for the marks
+    and the ends of texts: a text holding one itself, and odd runs of spaces, change
+    nothing."""
+    filler = "Các đơn vị họp bàn kế hoạch năm nay. " * 12
+    documents = [
+        {"title": f"Hà Nội{odd} mưa to", "body": filler + "Mưa to ở\n\n Hà  Nội,\t hà nội ngập."},
+        {"title": "Sa Đéc & <b>", "body": "UBND \x0b thành phố\u3000Sa Đéc họp; " + filler},
+        {"title": "", "body": f"hà nội {odd}" + filler + " \x85 sa đéc"},
+    ]
+    passages = Passages([SegmentPassages.of(documents)], [0])
+    patterns = highlight_patterns(parse_query("hà nội sa đéc"))
+    marks = page_marks(passages, [0, 1, 2], documents, patterns)
+    for document, (title_html, snippet_html) in zip(documents, marks, strict=True):
+        assert title_html == highlight(document["title"], patterns)
+        assert snippet_html == snippet(document["body"], patterns)
 
 
 def _queries_from(texts: list[str], count: int, seed: int) -> list[str]:
