@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from searcher.analysis import fold
 from searcher.fastpath import store
 from searcher.fastpath.compiled import Node
 from searcher.fastpath.pages import PageFields
+from searcher.fastpath.phrases import find_sorted
 from searcher.fastpath.pruning import Pruning
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.fastpath.store import FIELDS
@@ -452,6 +454,46 @@ def test_update_and_deletions_keep_the_fast_path_exact(tmp_path: Path) -> None:
         assert fast._current().fast is not None
         assert_same_answers(fast, plain, QUERIES)
         assert_same_term_counts(fast)
+
+
+def test_a_pages_exact_weights_equal_each_terms_own(tmp_path: Path) -> None:
+    """``TermIndex.exact_at`` (all of a page's terms at once: one binary search per term and
+    segment, then the formula for all) gives each term's float64 weights, bit for bit, over
+    several segments, for documents with and without the term and for absent terms."""
+    records = synthetic_bulletins(300, seed=13)
+    source = write(tmp_path / "a.jsonl", records[:200])
+    build_index([source], tmp_path / "ix")
+    write(source, records)
+    update_index([source], tmp_path / "ix")
+    with Searcher(tmp_path / "ix") as searcher:
+        fast = searcher._current().fast
+        assert fast is not None and len(fast.segments) > 1
+        keys = [("body", "không-có-từ-này")]
+        for field in ("title", "body", "title_folded", "body_folded"):
+            by_df = sorted(fast.document_frequencies([field]).items(), key=lambda kv: -kv[1])
+            keys += [(field, term) for term, _ in by_df[:4] + by_df[-4:]]
+        rng = np.random.default_rng(5)
+        for size in (1, 17, 64):
+            within = np.sort(rng.choice(fast.size, size, replace=False)).astype(np.int64)
+            expected = np.zeros((len(keys), size))
+            for row, (field, term) in enumerate(keys):
+                docs, freqs = fast._postings(field, term)
+                every = np.zeros(fast.size)
+                every[docs] = fast._weights(field, docs, freqs)
+                expected[row] = every[within]
+            got = fast.exact_at(keys, within)
+            assert np.array_equal(got, expected), size
+            assert (got > 0).any(), "some of the documents should hold some of the terms"
+
+
+def test_find_sorted_across_integer_widths() -> None:
+    """int64 values searched in an int32 pool are narrowed to spare a copy of the pool; a value
+    that does not fit is still reported absent, never as the pool's value it wraps to."""
+    pool = np.arange(0, 3000, 3, dtype=np.int32)
+    values = np.array([3, 2**32 + 3, 10, 2997, 2**32 + 2997, -(2**32) + 6], dtype=np.int64)
+    found, where = find_sorted(pool, values)
+    assert found.tolist() == [True, False, False, True, False, False]
+    assert (pool[where[found]] == values[found]).all()
 
 
 def assert_same_term_counts(searcher: Searcher) -> None:
