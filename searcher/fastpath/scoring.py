@@ -76,8 +76,9 @@ def term_weights(
     norms: np.ndarray,
     K1: float,
 ) -> np.ndarray:
-    """BM25F weights (float64) of postings: their frequencies, the field boost, each posting's
-    term idf and field boost (or one for all) and its document's length norm."""
+    """BM25F weights (float64) of postings: their frequencies, the field boost and the term's
+    idf (one for all, or a column of them for a terms × documents matrix) and each document's
+    length norm."""
     # Whoosh stores a posting's weight (frequency times field boost) as float32: a boost such
     # as 0.8 is not exact in float32, so round as it does (a no-op for boosts 1.0 and 2.5).
     tf = (freqs.astype(np.float64) * boost).astype(np.float32).astype(np.float64)
