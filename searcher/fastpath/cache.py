@@ -26,7 +26,11 @@ class Cache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.bytes = 0
-        self._items: dict[Any, list[Any]] = {}  # key -> [value, bytes, cost, uses, priority]
+        # key -> [value, bytes, cost, uses, priority, ticket of its place in the heap]
+        self._items: dict[Any, list[Any]] = {}
+        #: One (priority when queued, ticket, key) per entry. A use raises the entry's priority
+        #: in place only: the heap catches up when the entry comes up for eviction (priorities
+        #: only rise), so a use costs no push and the heap never outgrows the entries.
         self._heap: list[tuple[float, int, Any]] = []
         self._floor = 0.0
         self._sequence = 0
@@ -41,36 +45,34 @@ class Cache:
             entry = self._items.get(key)
             if entry is not None:
                 entry[3] += 1
-                self._prioritize(key, entry)
+                entry[4] = self._floor + entry[3] * entry[2] / entry[1]
                 return entry[0]
         started = time.perf_counter()
         value, size, keep = compute()
         cost = time.perf_counter() - started
         with self._lock:
             if keep and key not in self._items and size <= self.capacity:
-                entry = [value, max(size, 1), cost, 1, 0.0]
+                entry = [value, max(size, 1), cost, 1, 0.0, 0]
+                entry[4] = self._floor + cost / entry[1]
                 self._items[key] = entry
                 self.bytes += entry[1]
-                self._prioritize(key, entry)
+                self._queue(key, entry)
                 self._evict()
         return value
 
-    def _prioritize(self, key: Any, entry: list[Any]) -> None:
-        entry[4] = self._floor + entry[3] * entry[2] / entry[1]
+    def _queue(self, key: Any, entry: list[Any]) -> None:
         self._sequence += 1
+        entry[5] = self._sequence
         heapq.heappush(self._heap, (entry[4], self._sequence, key))
-        if len(self._heap) > 4 * len(self._items) + 64:  # drop superseded heap entries
-            self._heap = [item for item in self._heap if self._current(item)]
-            heapq.heapify(self._heap)
-
-    def _current(self, item: tuple[float, int, Any]) -> bool:
-        entry = self._items.get(item[2])
-        return entry is not None and entry[4] == item[0]
 
     def _evict(self) -> None:
         while self.bytes > self.capacity and self._heap:
-            item = heapq.heappop(self._heap)
-            if not self._current(item):
+            priority, ticket, key = heapq.heappop(self._heap)
+            entry = self._items.get(key)
+            if entry is None or entry[5] != ticket:
                 continue
-            self._floor = item[0]
-            self.bytes -= self._items.pop(item[2])[1]
+            if entry[4] > priority:  # used since it was queued: back in at its priority now
+                self._queue(key, entry)
+                continue
+            self._floor = priority
+            self.bytes -= self._items.pop(key)[1]
