@@ -80,7 +80,7 @@ class Scorer:
         else:
             result = self._sum(node.children)
         size = result[0].nbytes + result[1].nbytes
-        return result, size, self.cost(node) >= self.index.worth_caching
+        return result, size, True  # (small ones too: rebuilt at every search, they cost more)
 
     def _sum(self, children: tuple[Node, ...]) -> Sparse:
         """Union of the children's documents, scores added in the children's order.
