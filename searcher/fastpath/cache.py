@@ -12,6 +12,10 @@ import threading
 import time
 from typing import Any
 
+#: Bytes an entry holds beyond its arrays (its key, bookkeeping, the arrays' headers): counted
+#: so that many tiny entries cannot hold far more memory than the capacity says.
+ENTRY_OVERHEAD = 1024
+
 
 class Cache:
     """Arrays worth keeping, bounded by their bytes (thread-safe).
@@ -52,7 +56,7 @@ class Cache:
         cost = time.perf_counter() - started
         with self._lock:
             if keep and key not in self._items and size <= self.capacity:
-                entry = [value, max(size, 1), cost, 1, 0.0, 0]
+                entry = [value, size + ENTRY_OVERHEAD, cost, 1, 0.0, 0]
                 entry[4] = self._floor + cost / entry[1]
                 self._items[key] = entry
                 self.bytes += entry[1]

@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from searcher.fastpath.cache import Cache
+from searcher.fastpath.cache import ENTRY_OVERHEAD, Cache
+
+#: What an entry of 100 bytes of arrays counts for.
+SLOT = 100 + ENTRY_OVERHEAD
 
 
 def costing(seconds: float, size: int, value: Any = None) -> Callable[[], tuple[Any, int, bool]]:
@@ -23,17 +26,26 @@ def costing(seconds: float, size: int, value: Any = None) -> Callable[[], tuple[
 
 
 def test_bytes_stay_within_capacity_and_values_come_back() -> None:
-    cache = Cache(1000)
+    cache = Cache(10 * SLOT)
     for i in range(50):
         assert cache.get(("k", i), costing(0, 100, i)) == i
-        assert cache.bytes <= 1000
+        assert cache.bytes <= 10 * SLOT
     kept = [i for i in range(50) if cache.holds(("k", i))]
     assert 0 < len(kept) <= 10
     assert all(cache.get(("k", i), costing(0, 100, -1)) == i for i in kept)
 
 
+def test_tiny_entries_count_what_they_hold_beyond_their_arrays() -> None:
+    """A thousand 8-byte arrays would be 8 KB; each entry also holds its key and bookkeeping,
+    so the capacity bounds how many are kept."""
+    cache = Cache(20 * ENTRY_OVERHEAD)
+    for i in range(1000):
+        cache.get(i, costing(0, 8))
+    assert len(cache._items) < 20
+
+
 def test_an_entry_used_again_outlives_one_used_once() -> None:
-    cache = Cache(300)
+    cache = Cache(3 * SLOT)
     cache.get("often", costing(0.002, 100))
     cache.get("once", costing(0.002, 100))
     for _ in range(5):
@@ -45,19 +57,19 @@ def test_an_entry_used_again_outlives_one_used_once() -> None:
 
 
 def test_a_big_cheap_array_goes_before_a_small_costly_one() -> None:
-    cache = Cache(1000)
+    cache = Cache(5 * SLOT + 1000)
     cache.get("small costly", costing(0.003, 10))
     for i in range(5):
-        cache.get(("big cheap", i), costing(0.0, 400))
+        cache.get(("big cheap", i), costing(0.0, 1000))
     assert cache.holds("small costly")
-    assert cache.bytes <= 1000
+    assert cache.bytes <= 5 * SLOT + 1000
 
 
 def test_uses_do_not_grow_the_heap() -> None:
     """A use raises its entry's priority in place: thousands of uses leave one heap item per
     entry (the heap used to grow by one per use and be rebuilt now and then, a stall of tens
     of milliseconds inside some search)."""
-    cache = Cache(10_000)
+    cache = Cache(100 * SLOT)
     for i in range(20):
         cache.get(i, costing(0, 100))
     largest = 0
