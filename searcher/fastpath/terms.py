@@ -43,6 +43,8 @@ WHOLE_PHRASE_SHARE = 1 / 5
 #: Lookup tables (terms' posting ranges, largest weights) are emptied past this many entries
 #: (a few hundred bytes an entry).
 TABLE_ENTRIES = 1 << 18
+#: Facts about compiled query nodes kept before they are all dropped (see NodeFacts).
+NODE_FACTS = 1 << 16
 
 
 @dataclass
@@ -106,8 +108,9 @@ class TermIndex:
         self._ordinals: dict[tuple[int, str, str], int | None] = {}
         #: Each looked-up term's largest weight (bounds what it can add to a score).
         self._max_weight: dict[tuple[str, str], float] = {}
-        #: What this generation's compiled query nodes cost, add at most, read.
-        self.facts = NodeFacts(TABLE_ENTRIES)
+        #: What this generation's compiled query nodes cost, add at most, read (fewer
+        #: entries than the tables above: each keeps its node, and a root its whole tree).
+        self.facts = NodeFacts(NODE_FACTS)
         #: Phrases verified on some documents only, and which of those hold them.
         self.checked = CheckedPhrases(self.worth_caching, doc_count_all)
 
