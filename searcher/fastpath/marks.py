@@ -173,12 +173,7 @@ def _match(
     last = at + sizes[rows] - 1
     owner = piece[at]
     if accented_codes:
-        # Exact accented occurrences win within each text, as in the reference.
-        exact = exact[rows, at]
-        group = owner * len(patterns) + kind
-        has_exact = np.zeros(len(pieces) * len(patterns), dtype=bool)
-        has_exact[group[exact]] = True
-        keep = exact | ~has_exact[group]
+        keep = _exact_win(exact[rows, at], owner, kind, len(pieces), len(patterns))
         at, kind, last, owner = at[keep], kind[keep], last[keep], owner[keep]
     begin, end = starts[at], ends[last]
     order = np.lexsort((kind, end, begin, owner))
@@ -203,17 +198,13 @@ def _single_syllables(
     kinds[firsts] = kept
     kind = kinds.take(codes)
     if accented_codes:
-        # Exact accented occurrences win within each text, as in the reference.
         wanted = np.zeros(max(firsts) + 1, dtype=np.int64)
         for code, index in zip(firsts, kept, strict=True):
             accented = patterns[index].accented
             wanted[code] = accented_codes[accented[0]] if accented is not None else 0
         want = wanted.take(codes)
         exact = (want == 0) | (want == accents)
-        group = piece * len(patterns) + kind
-        has_exact = np.zeros(len(pieces) * len(patterns), dtype=bool)
-        has_exact[group[exact]] = True
-        keep = np.flatnonzero(exact | ~has_exact.take(group))
+        keep = np.flatnonzero(_exact_win(exact, piece, kind, len(pieces), len(patterns)))
         piece, begin, end, kind = (
             piece.take(keep),
             begin.take(keep),
@@ -222,6 +213,17 @@ def _single_syllables(
         )
     bounds = np.searchsorted(piece, np.arange(len(pieces) + 1)).tolist()
     return PageSpans(pieces, piece, begin, end, kind, bounds)
+
+
+def _exact_win(
+    exact: np.ndarray, piece: np.ndarray, kind: np.ndarray, pieces: int, patterns: int
+) -> np.ndarray:
+    """Which matches to keep: exact accented occurrences win within each text, as in the
+    reference (a pattern's folded matches count only in texts where it has no exact one)."""
+    group = piece * patterns + kind
+    has_exact = np.zeros(pieces * patterns, dtype=bool)
+    has_exact[group[exact]] = True
+    return exact | ~has_exact.take(group)
 
 
 def _candidates(
