@@ -67,7 +67,8 @@ def phrase_docs_in(
         ordinal = ordinals[i]
         a, b = ranges[i]
         term_freqs = files.freqs[a:b]
-        where = np.searchsorted(files.docs[a:b], candidates)
+        pool = files.docs[a:b]
+        where = np.searchsorted(pool, probe_for(candidates, pool))
         first = starts(ordinal, term_freqs) if starts else posting_starts(term_freqs)
         begin = int(files.pos_ptr[ordinal]) + first[where]
         counts = term_freqs[where].astype(np.int64)
@@ -95,12 +96,12 @@ def find_sorted(sorted_pool: np.ndarray, values: np.ndarray) -> tuple[np.ndarray
     into the pool; meaningless where absent), by binary search."""
     if sorted_pool.size == 0:
         return np.zeros(values.shape, dtype=bool), np.zeros(values.shape, dtype=np.intp)
-    where = np.searchsorted(sorted_pool, _probe(values, sorted_pool))
+    where = np.searchsorted(sorted_pool, probe_for(values, sorted_pool))
     where[where == sorted_pool.size] = 0
     return sorted_pool[where] == values, where
 
 
-def _probe(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+def probe_for(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """``values`` to search for in ``pool``. numpy searches in the wider of the two types,
     copying the pool when it is the narrower: a term's int32 postings searched for a few int64
     document numbers were copied whole at every search. Fewer values are narrowed instead;

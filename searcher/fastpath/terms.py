@@ -27,6 +27,7 @@ from searcher.fastpath.phrases import (
     lookup,
     phrase_docs_in,
     posting_starts,
+    probe_for,
 )
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
@@ -316,11 +317,9 @@ class TermIndex:
         # Per (field, segment): (row, first posting, end) of each term searched there.
         searched: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
         for row, (field, term) in enumerate(keys):
-            ranges = self.ranges(field, term)
-            df = sum(b - a for _, a, b in ranges)
-            scales[row, 0] = idf(self.size, df)
+            scales[row, 0] = idf(self.size, self.df(field, term))
             boosts[row, 0] = self.boosts[field]
-            for k, a, b in ranges:
+            for k, a, b in self.ranges(field, term):
                 if b > a and parts[k][1].size:
                     searched.setdefault((field, k), []).append((row, a, b))
         for (field, k), entries in searched.items():
@@ -328,7 +327,7 @@ class TermIndex:
             files = self.segments[k].fields[field]
             docs = files.docs
             rows, firsts, ends = np.array(entries, dtype=np.int64).T
-            probe = local.astype(docs.dtype)  # (see phrases._probe)
+            probe = probe_for(local, docs)
             at = np.vstack([docs[a:b].searchsorted(probe) for _, a, b in entries])
             at += firsts[:, None]
             inside = at < ends[:, None]
@@ -390,7 +389,7 @@ class TermIndex:
         if within.size == 0:
             return held
         unknown: dict[str, list[int]] = {}
-        # Per phrase, which of ``within`` an earlier search verified it on (see _remember).
+        # Per phrase, which of ``within`` an earlier search verified it on (see CheckedPhrases).
         seen: dict[int, np.ndarray] = {}
         for j, (field, words) in enumerate(phrases):
             if self.phrase_known(field, words):
