@@ -132,7 +132,9 @@ class Scorer:
                     total += self.aligned(child, within)
                 return total
         if node.kind == "term":
-            ranks = self._ranks(within) if within.size * 16 >= self.cost(node) else None
+            # (Stored weights are looked up, not computed: ranks are for computing them.)
+            many = self.index.weights is None and within.size * 16 >= self.cost(node)
+            ranks = self._ranks(within) if many else None
             return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
