@@ -124,6 +124,8 @@ class Pruning:
                 partial += self.scorer.aligned(clause, docs)
             most = partial + sum(still for _, _, still in pending) if pending else partial
             keep = self._keep(partial, most + max(rest, 0.0) * (1 + self.slack), stop)
+            if keep.all():  # (nothing to drop yet: no copies)
+                continue
             docs, partial = docs[keep], partial[keep]
             pending = [(phrase, upper[keep], still[keep]) for phrase, upper, still in pending]
             if docs.size <= max(self.enough, stop):
