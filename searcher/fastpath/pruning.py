@@ -37,7 +37,8 @@ class Pruning:
     FEW); no more than this many matches (or the page's end) are not pruned at all.
     """
 
-    #: Relative slack for float32 weights and summation order.
+    #: Relative slack for float32 weights, units kept as float32 (a rounding of 2**-24 each,
+    #: see Scorer._dense) and summation order.
     SLACK = 2.0**-18
 
     def __init__(self, index: TermIndex, root: Node, enough: int = FEW) -> None:

@@ -20,6 +20,10 @@ from searcher.fastpath.terms import FEW, Phrase, TermIndex
 
 #: Unions of fewer postings than documents / this are merged sparsely (see Scorer._sum).
 SPARSE_UNION = 8
+#: A recurring unit walking at least this share of the documents' postings is kept as
+#: float32 scores of every document (see Scorer._dense): 4 bytes a document, no more than
+#: the 12 a posting of its sparse form.
+DENSE_UNIT_SHARE = 1 / 3
 
 Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive) scores
 #: Documents counted from an offset (a segment's first global number), their scores.
@@ -117,6 +121,12 @@ class Scorer:
         if node.kind == "or" and is_unit(node):
             key = ("unit", node)
             cost = self.cost(node)
+            if cost >= size * DENSE_UNIT_SHARE:
+                dense_key = ("dense", node)
+                if self.index.cache.holds(dense_key) or (
+                    within.size * 16 >= cost and self.index.recurring(dense_key)
+                ):
+                    return self.index.cache.get(dense_key, lambda: self._dense(node))[within]
             # Unless the whole unit is kept (or asked for again for many documents: then it
             # is built and kept), score its children for the candidates only.
             if not self.index.cache.holds(key) and (
@@ -138,6 +148,15 @@ class Scorer:
             return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
+
+    def _dense(self, node: Node) -> tuple[np.ndarray, int, bool]:
+        """A unit's scores of every document, rounded to float32 (the pruning's slack covers
+        the rounding): a common unit is read for many documents by most queries, and
+        reading a few hundred of them from this is a gather, where the sparse unit was
+        spread over all documents each time."""
+        pieces = [self.pieces(child) for child in node.children]
+        dense = dense_sum(pieces, self.index.size).astype(np.float32)
+        return dense, dense.nbytes, True
 
     def phrase_bound(self, node: Node, within: np.ndarray) -> np.ndarray:
         """A phrase's score for the ``within`` documents were its words side by side in all

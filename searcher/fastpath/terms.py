@@ -20,6 +20,7 @@ import numpy as np
 from searcher.fastpath.cache import Cache
 from searcher.fastpath.checked import CheckedPhrases, Phrase
 from searcher.fastpath.compiled import NodeFacts
+from searcher.fastpath.exact_weights import ExactPlan, exact_weights
 from searcher.fastpath.phrases import (
     StartsOf,
     find_sorted,
@@ -27,7 +28,6 @@ from searcher.fastpath.phrases import (
     lookup,
     phrase_docs_in,
     posting_starts,
-    probe_for,
 )
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
@@ -61,39 +61,6 @@ class Term:
     @property
     def nbytes(self) -> int:
         return int(self.docs.nbytes + self.weights.nbytes)
-
-
-@dataclass
-class ExactPlan:
-    """A list of (field, term) keys as :meth:`TermIndex.exact_at` reads them: each key's idf
-    and field boost (columns), its field's row among ``fields``, and per (field, segment) the
-    keys' rows, first and end postings there (columns) and posting ranges."""
-
-    scales: np.ndarray
-    boosts: np.ndarray
-    fields: list[str]
-    field_rows: np.ndarray
-    searched: list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]]
-
-    @classmethod
-    def of(cls, index: TermIndex, keys: Sequence[tuple[str, str]]) -> ExactPlan:
-        scales = np.empty((len(keys), 1))
-        boosts = np.empty((len(keys), 1))
-        fields = list(dict.fromkeys(field for field, _ in keys))
-        by_group: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
-        for row, (field, term) in enumerate(keys):
-            scales[row, 0] = idf(index.size, index.df(field, term))
-            boosts[row, 0] = index.boosts[field]
-            for k, a, b in index.ranges(field, term):
-                if b > a:
-                    by_group.setdefault((field, k), []).append((row, a, b))
-        searched = []
-        for (field, k), entries in by_group.items():
-            rows, firsts, ends = np.array(entries, dtype=np.int64).T
-            spans = [(a, b) for _, a, b in entries]
-            searched.append((field, k, rows, firsts[:, None], ends[:, None], spans))
-        field_rows = np.array([fields.index(field) for field, _ in keys], dtype=np.intp)
-        return cls(scales, boosts, fields, field_rows, searched)
 
 
 class TermIndex:
@@ -339,30 +306,10 @@ class TermIndex:
 
     def exact_at(self, keys: Sequence[tuple[str, str]], within: np.ndarray) -> np.ndarray:
         """Exact weights of several (field, term) keys for a few ``within`` documents (rows:
-        keys), each found by binary search in the term's postings: one search per term and
-        segment, the rest done for all terms at once (a page's candidates meet some twenty
-        terms, and per-term numpy calls were most of its exact scoring)."""
-        size = within.size
-        if size == 0 or not keys:
-            return np.zeros((len(keys), size))
-        plan = self._exact_plan(tuple(keys))
-        parts = self.parts(within)
-        freqs = np.zeros((len(keys), size), dtype=np.int64)
-        for field, k, rows, firsts, ends, spans in plan.searched:
-            lo, local = parts[k]
-            if local.size == 0:
-                continue
-            files = self.segments[k].fields[field]
-            docs = files.docs
-            probe = probe_for(local, docs)
-            at = np.vstack([docs[a:b].searchsorted(probe) for a, b in spans])
-            at += firsts
-            inside = at < ends
-            np.minimum(at, docs.size - 1, out=at)
-            which, column = np.nonzero(inside & (docs[at] == local))
-            freqs[rows[which], column + lo] = files.freqs[at[which, column]]
-        norms = np.vstack([self.norms[field][within] for field in plan.fields])
-        return term_weights(freqs, plan.boosts, plan.scales, norms[plan.field_rows], self.K1)
+        keys): see :func:`~searcher.fastpath.exact_weights.exact_weights`."""
+        if within.size == 0 or not keys:
+            return np.zeros((len(keys), within.size))
+        return exact_weights(self, self._exact_plan(tuple(keys)), within)
 
     def _exact_plan(self, keys: tuple[tuple[str, str], ...]) -> ExactPlan:
         """What :meth:`exact_at` needs of ``keys`` besides the documents, kept per key list

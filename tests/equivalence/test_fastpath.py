@@ -24,6 +24,7 @@ from searcher.fastpath.compiled import Node
 from searcher.fastpath.pages import PageFields
 from searcher.fastpath.phrases import find_sorted
 from searcher.fastpath.pruning import Pruning
+from searcher.fastpath.scorer import Scorer
 from searcher.fastpath.snippets import find_matches_fast, highlight_fast, snippet_fast
 from searcher.fastpath.store import FIELDS
 from searcher.generation import term_counts
@@ -282,6 +283,28 @@ def test_pruned_ranking_on_generated_queries(
     got = fast.search(text, page=page, per_page=per_page).to_dict()
     assert (got["total"], got["facets"]) == (expected["total"], expected["facets"]), text
     assert_same_hits(got["hits"], expected["hits"], text)
+
+
+def test_common_units_kept_dense_leave_the_page_exact(synthetic_index: Path) -> None:
+    """A common unit asked for again is kept as float32 scores of every document, and the
+    pruning reads it from there: the pages stay plain Whoosh's (were the kept scores too
+    low, a document of the page would be pruned away)."""
+    with Searcher(synthetic_index) as fast, Searcher(synthetic_index, fast=False) as plain:
+        opened = fast._current().fast
+        assert opened is not None
+        opened.prune_above = 0
+        for _ in range(2):  # the second time, the common units are kept whole
+            assert_same_answers(fast, plain, QUERIES)
+        dense = [key for key in opened.cache._items if key[0] == "dense"]
+        assert dense, "no unit was kept dense"
+        scorer = Scorer(opened)
+        for _, node in dense:
+            if node.kind != "or":
+                continue
+            docs, scores = scorer.sparse(node)
+            expected = np.zeros(opened.size, dtype=np.float32)
+            expected[docs] = scores
+            assert np.array_equal(scorer._dense(node)[0], expected), node
 
 
 @pytest.fixture(scope="module")
