@@ -37,11 +37,18 @@ class Cache:
         #: only rise), so a use costs no push and the heap never outgrows the entries.
         self._heap: list[tuple[float, int, Any]] = []
         self._floor = 0.0
+        self._evicted = False
         self._sequence = 0
         self._lock = threading.Lock()
 
     def holds(self, key: Any) -> bool:
         return key in self._items
+
+    @property
+    def evicting(self) -> bool:
+        """Whether the cache has had to drop something to make room (it is full: what is
+        added now pushes something else out)."""
+        return self._evicted
 
     def get(self, key: Any, compute: Any) -> Any:
         """The value for ``key``; ``compute()`` gives (value, bytes, worth keeping?)."""
@@ -79,4 +86,5 @@ class Cache:
                 self._queue(key, entry)
                 continue
             self._floor = priority
+            self._evicted = True
             self.bytes -= self._items.pop(key)[1]

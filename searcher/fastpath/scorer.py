@@ -24,6 +24,10 @@ SPARSE_UNION = 8
 #: float32 scores of every document (see Scorer._dense): 4 bytes a document, no more than
 #: the 12 a posting of its sparse form.
 DENSE_UNIT_SHARE = 1 / 3
+#: ... once asked for again for at least its postings / this many documents; fewer
+#: (the array is then worth it for fewer readers) until the cache first has to make room.
+DENSE_UNIT_READS = 64
+DENSE_UNIT_READS_WHEN_FULL = 16
 
 Sparse = tuple[np.ndarray, np.ndarray]  # ascending documents, their (positive) scores
 #: Documents counted from an offset (a segment's first global number), their scores.
@@ -121,12 +125,8 @@ class Scorer:
         if node.kind == "or" and is_unit(node):
             key = ("unit", node)
             cost = self.cost(node)
-            if cost >= size * DENSE_UNIT_SHARE:
-                dense_key = ("dense", node)
-                if self.index.cache.holds(dense_key) or (
-                    within.size * 16 >= cost and self.index.recurring(dense_key)
-                ):
-                    return self.index.cache.get(dense_key, lambda: self._dense(node))[within]
+            if cost >= size * DENSE_UNIT_SHARE and self._kept_dense(node, within.size, cost):
+                return self.index.cache.get(("dense", node), lambda: self._dense(node))[within]
             # Unless the whole unit is kept (or asked for again for many documents: then it
             # is built and kept), score its children for the candidates only.
             if not self.index.cache.holds(key) and (
@@ -148,6 +148,15 @@ class Scorer:
             return self.index.term_at(node.field, node.words[0], within, ranks)
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
+
+    def _kept_dense(self, node: Node, readers: int, cost: int) -> bool:
+        """Whether a common unit is (to be) read from its dense scores: it is kept, or asked
+        for again for enough documents (see DENSE_UNIT_READS)."""
+        cache = self.index.cache
+        if cache.holds(("dense", node)):
+            return True
+        reads = DENSE_UNIT_READS_WHEN_FULL if cache.evicting else DENSE_UNIT_READS
+        return readers * reads >= cost and self.index.recurring(("dense", node))
 
     def _dense(self, node: Node) -> tuple[np.ndarray, int, bool]:
         """A unit's scores of every document, rounded to float32 (the pruning's slack covers

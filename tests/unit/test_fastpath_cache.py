@@ -77,3 +77,16 @@ def test_uses_do_not_grow_the_heap() -> None:
         cache.get(n % 20, costing(0, 100))
         largest = max(largest, len(cache._heap))
     assert largest == len(cache._items) == 20
+
+
+def test_evicting_says_whether_the_cache_has_had_to_make_room() -> None:
+    """Policies that spend memory freely while there is room (see Scorer._kept_dense) ask."""
+    cache = Cache(3 * SLOT)
+    for i in range(3):
+        cache.get(("k", i), costing(0, 100))
+    assert not cache.evicting
+    cache.get(("too big",), costing(0, 10 * SLOT))  # not kept: nothing had to go
+    assert not cache.evicting
+    cache.get(("k", 3), costing(0, 100))
+    assert cache.evicting
+    assert cache.bytes <= 3 * SLOT
