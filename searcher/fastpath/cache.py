@@ -44,6 +44,16 @@ class Cache:
     def holds(self, key: Any) -> bool:
         return key in self._items
 
+    def peek(self, key: Any) -> Any:
+        """The value for ``key`` if it is kept (a use, as :meth:`get`), else None."""
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return None
+            entry[3] += 1
+            entry[4] = self._floor + entry[3] * entry[2] / entry[1]
+            return entry[0]
+
     @property
     def evicting(self) -> bool:
         """Whether the cache has had to drop something to make room (it is full: what is

@@ -127,7 +127,7 @@ class FastIndex(TermIndex):
     def match(self, query: wq.Query) -> np.ndarray:
         """Matching live documents (ascending), without scores: :meth:`top` scores only what
         can reach the page. Membership is tested on cached bit sets of the query's units, which
-        cost a byte per document where their scores cost twelve per match."""
+        cost a bit per document where their scores cost twelve bytes per match."""
         return Membership(self).matches(self.compile(query))
 
     def exact_scores(self, query: wq.Query, docs: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Which documents match a compiled query, found without scoring them.
 
 Totals and facets need no scores: a search finds its matches on cached bit sets of the
-query's units (a byte per document where their scores cost twelve per match), and only then
+query's units (a bit per document where their scores cost twelve bytes per match), and only then
 scores what can reach the page (:mod:`~searcher.fastpath.pruning`).
 """
 
@@ -78,14 +78,19 @@ class Membership:
         kind = node.kind
         if kind in ("term", "phrase"):
             return isin_sorted(within, self.docs(node))
-        if (
-            kind == "or"
-            and is_unit(node)
-            and (
-                within.size * 16 >= self.scorer.cost(node) or self.index.cache.holds(("mask", node))
-            )
-        ):  # many documents asked about, or the bit set at hand (else: each child in turn)
-            return self.mask(node)[within]
+        if kind == "or" and is_unit(node):
+            dense = self.index.cache.peek(("dense", node))
+            if dense is not None:  # its scores of every document are at hand
+                return dense[within] > 0
+            if within.size * 16 >= self.scorer.cost(node) or self.index.cache.holds(
+                ("mask", node)
+            ):  # many documents asked about, or the bit set at hand
+                bits = self._bits(node)
+                return (bits[within >> 3] << (within & 7).astype(np.uint8)) >= 128
+            found = np.zeros(within.size, dtype=bool)  # else: each child in turn
+            for child in node.children:
+                found |= self.holds(child, within)
+            return found
         if kind == "and":
             found = np.ones(within.size, dtype=bool)
             for child in sorted(node.children, key=self.scorer.cost):
@@ -105,13 +110,25 @@ class Membership:
         return np.zeros(within.size, dtype=bool)
 
     def mask(self, node: Node) -> np.ndarray:
-        """A unit's documents as a bit set over all documents (cached when worth it)."""
+        """A unit's documents as booleans over all documents: from its scores of every
+        document when those are kept (see ``Scorer._dense``: a unit scores above 0 exactly
+        where it matches), else from its bit set."""
+        dense = self.index.cache.peek(("dense", node))
+        if dense is not None:
+            return dense > 0
+        return np.unpackbits(self._bits(node), count=self.index.size).view(bool)
+
+    def _bits(self, node: Node) -> np.ndarray:
+        """A unit's documents as a bit set over all documents, eight to a byte (cached when
+        worth it: common units are in most queries, and a byte a document crowded the
+        cache of a large index)."""
 
         def compute() -> tuple[np.ndarray, int, bool]:
             found = np.zeros(self.index.size, dtype=bool)
             for child in node.children:
                 for offset, docs, _ in self.scorer.pieces(child):
                     (found[offset:] if offset else found)[docs] = True
-            return found, found.nbytes, self.scorer.cost(node) >= self.index.worth_caching
+            bits = np.packbits(found)
+            return bits, bits.nbytes, self.scorer.cost(node) >= self.index.worth_caching
 
         return self.index.cache.get(("mask", node), compute)
