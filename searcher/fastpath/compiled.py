@@ -8,6 +8,7 @@ the search goes to plain Whoosh.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,19 @@ class Node:
     words: tuple[str, ...] = ()
     children: tuple[Node, ...] = ()
     boost: float = 1.0
+    #: Worked out once: nodes key the caches (a unit's hash hashed all its children again at
+    #: every lookup) and the pruning asks which nodes are units again and again.
+    _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False)
+    unit: bool = dataclasses.field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = (self.kind, self.field, self.words, self.children, self.boost)
+        object.__setattr__(self, "_hash", hash(key))
+        unit = self.kind == "phrase" or all(c.kind in ("term", "phrase") for c in self.children)
+        object.__setattr__(self, "unit", unit)
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def compile_query(query: wq.Query) -> Node:
@@ -71,7 +85,7 @@ def compile_query(query: wq.Query) -> Node:
 def is_unit(node: Node) -> bool:
     """Whether the node is one unit of the query: a phrase, or an ``Or`` of terms and phrases
     (one word or phrase in every field)."""
-    return node.kind == "phrase" or all(c.kind in ("term", "phrase") for c in node.children)
+    return node.unit
 
 
 class NodeFacts:
