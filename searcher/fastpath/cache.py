@@ -61,13 +61,11 @@ class Cache:
         return self._evicted
 
     def get(self, key: Any, compute: Any) -> Any:
-        """The value for ``key``; ``compute()`` gives (value, bytes, worth keeping?)."""
-        with self._lock:
-            entry = self._items.get(key)
-            if entry is not None:
-                entry[3] += 1
-                entry[4] = self._floor + entry[3] * entry[2] / entry[1]
-                return entry[0]
+        """The value for ``key``; ``compute()`` gives (value, bytes, worth keeping?) and the
+        value is never None."""
+        found = self.peek(key)
+        if found is not None:
+            return found
         started = time.perf_counter()
         value, size, keep = compute()
         cost = time.perf_counter() - started

@@ -76,6 +76,12 @@ class PageSpans:
         begin, end, kind = self.begin[first:last], self.end[first:last], self.kind[first:last]
         return list(zip(begin.tolist(), end.tolist(), kind.tolist(), strict=True))
 
+    @classmethod
+    def none(cls, pieces: list[tuple[int, str]]) -> PageSpans:
+        """The answer for pieces without a span."""
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
+
     def longest(self) -> int:
         """The length of the longest span (0 without spans)."""
         return int((self.end - self.begin).max()) if self.end.size else 0
@@ -130,9 +136,8 @@ def _match(
         if candidates is not None:
             where, piece, codes, accents, begin, end = candidates
             found.append((where, piece + first_piece, codes, accents, begin, end))
-    empty = np.zeros(0, dtype=np.int64)
     if not found:
-        return PageSpans(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
+        return PageSpans.none(pieces)
     candidates = [
         np.concatenate(column) if len(found) > 1 else column[0]
         for column in zip(*found, strict=True)
@@ -142,7 +147,7 @@ def _match(
     kept = [index for index, pattern in enumerate(patterns) if pattern.folded]
     longest = max((len(patterns[index].folded) for index in kept), default=0)
     if not kept:
-        return PageSpans(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
+        return PageSpans.none(pieces)
     firsts = [folded_codes[patterns[index].folded[0]] for index in kept]
     if longest == 1 and len(set(firsts)) == len(firsts):
         return _single_syllables(pieces, patterns, kept, firsts, candidates, accented_codes)
@@ -167,7 +172,7 @@ def _match(
         exact &= (accented[:, k : k + 1] == 0) | (accented[:, k : k + 1] == next_accents)
     rows, at = np.nonzero(hit)
     if not at.size:
-        return PageSpans(pieces, empty, empty, empty, empty, [0] * (len(pieces) + 1))
+        return PageSpans.none(pieces)
     sizes = np.array([len(patterns[index].folded) for index in kept])
     kind = np.array(kept, dtype=np.int64)[rows]
     last = at + sizes[rows] - 1

@@ -84,13 +84,9 @@ class Membership:
                 return dense[within] > 0
             if within.size * 16 >= self.scorer.cost(node) or self.index.cache.holds(
                 ("mask", node)
-            ):  # many documents asked about, or the bit set at hand
+            ):  # many documents asked about, or the bit set at hand (else: each child)
                 bits = self._bits(node)
                 return (bits[within >> 3] << (within & 7).astype(np.uint8)) >= 128
-            found = np.zeros(within.size, dtype=bool)  # else: each child in turn
-            for child in node.children:
-                found |= self.holds(child, within)
-            return found
         if kind == "and":
             found = np.ones(within.size, dtype=bool)
             for child in sorted(node.children, key=self.scorer.cost):

@@ -125,8 +125,9 @@ class Scorer:
         if node.kind == "or" and is_unit(node):
             key = ("unit", node)
             cost = self.cost(node)
-            if cost >= size * DENSE_UNIT_SHARE and self._kept_dense(node, within.size, cost):
-                return self.index.cache.get(("dense", node), lambda: self._dense(node))[within]
+            dense = self._dense_unit(node, within.size, cost)
+            if dense is not None:
+                return dense[within]
             # Unless the whole unit is kept (or asked for again for many documents: then it
             # is built and kept), score its children for the candidates only.
             if not self.index.cache.holds(key) and (
@@ -149,14 +150,20 @@ class Scorer:
         docs, scores = self.sparse(node)
         return lookup(docs, scores, within, size)
 
-    def _kept_dense(self, node: Node, readers: int, cost: int) -> bool:
-        """Whether a common unit is (to be) read from its dense scores: it is kept, or asked
-        for again for enough documents (see DENSE_UNIT_READS)."""
+    def _dense_unit(self, node: Node, readers: int, cost: int) -> np.ndarray | None:
+        """A common unit's scores of every document if they are kept, or built now that it
+        is asked for again for enough documents (see DENSE_UNIT_READS); else None."""
+        if cost < self.index.size * DENSE_UNIT_SHARE:
+            return None
+        key = ("dense", node)
         cache = self.index.cache
-        if cache.holds(("dense", node)):
-            return True
+        dense = cache.peek(key)
+        if dense is not None:
+            return dense
         reads = DENSE_UNIT_READS_WHEN_FULL if cache.evicting else DENSE_UNIT_READS
-        return readers * reads >= cost and self.index.recurring(("dense", node))
+        if readers * reads >= cost and self.index.recurring(key):
+            return cache.get(key, lambda: self._dense(node))
+        return None
 
     def _dense(self, node: Node) -> tuple[np.ndarray, int, bool]:
         """A unit's scores of every document, rounded to float32 (the pruning's slack covers

@@ -80,7 +80,7 @@ def test_uses_do_not_grow_the_heap() -> None:
 
 
 def test_evicting_says_whether_the_cache_has_had_to_make_room() -> None:
-    """Policies that spend memory freely while there is room (see Scorer._kept_dense) ask."""
+    """Policies that spend memory freely while there is room (see Scorer._dense_unit) ask."""
     cache = Cache(3 * SLOT)
     for i in range(3):
         cache.get(("k", i), costing(0, 100))
