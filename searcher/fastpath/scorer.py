@@ -10,11 +10,10 @@ scores with Whoosh's float64 arithmetic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
+from searcher.fastpath.exact_tree import ExactTree
 from searcher.fastpath.phrases import isin_sorted, lookup
 from searcher.fastpath.terms import FEW, Phrase, TermIndex
 
@@ -227,83 +226,35 @@ class Scorer:
 
 class Exact:
     """Exact BM25F scores of given documents: the query tree evaluated on them alone, every
-    weight computed in float64 with Whoosh's formula."""
+    weight computed in float64 with Whoosh's formula (see
+    :class:`~searcher.fastpath.exact_tree.ExactTree`)."""
 
     def __init__(self, index: TermIndex, verified: dict[Phrase, np.ndarray] | None = None) -> None:
         """``verified``: phrases' documents among a superset of the documents to score (the
         pruning's, see :class:`~searcher.fastpath.pruning.Pruning`)."""
         self.index = index
         self.verified = verified or {}
-        self._held: dict[Phrase, np.ndarray] = {}
-        self._terms: dict[tuple[str, str], np.ndarray] = {}
 
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         """The node's scores of the ``within`` documents (ascending)."""
+        index = self.index
+        tree = index.facts.get("exact", node, lambda: ExactTree.of(node))
         # The phrases are verified first, all at once, on these documents' positions.
-        keys, all_phrases = self.index.facts.get("leaves", node, lambda: _leaves(node))
-        phrases = [phrase for phrase in all_phrases if phrase not in self.verified]
-        held = self.index.phrases_held(phrases, within) if phrases else []
-        self._held = dict(zip(phrases, held, strict=True))
-        self._terms = {}
+        held = np.zeros((len(tree.phrases), within.size), dtype=bool)
+        unverified = [j for j, phrase in enumerate(tree.phrases) if phrase not in self.verified]
+        if unverified:
+            held[unverified] = index.phrases_held([tree.phrases[j] for j in unverified], within)
+        if len(unverified) < len(tree.phrases):
+            for j, phrase in enumerate(tree.phrases):
+                if phrase in self.verified:
+                    held[j] = isin_sorted(within, self.verified[phrase])
         if within.size <= FEW:  # a page's candidates: every term's weights at once
-            self._terms = dict(zip(keys, self.index.exact_at(keys, within), strict=True))
-        for key, docs in self.verified.items():
-            self._held[key] = isin_sorted(within, docs)
-        return self._scores(node, within)
-
-    def _scores(self, node: Node, within: np.ndarray) -> np.ndarray:
-        kind = node.kind
-        if kind == "term":
-            return self._term(node.field, node.words[0], within)
-        if kind == "phrase":
-            total = np.zeros(within.size)
-            for word in node.words:
-                total += self._term(node.field, word, within)
-            if node.boost != 1.0:  # Whoosh: the phrase's sum, times the boost
-                total *= node.boost
-            return total * self._held[(node.field, node.words)]
-        children = [self._scores(child, within) for child in node.children]
-        if kind == "or":
-            return np.sum(children, axis=0) if children else np.zeros(within.size)
-        if kind == "and":
-            present = np.logical_and.reduce([c > 0 for c in children])
-            return np.sum(children, axis=0) * present
-        if kind == "andmaybe":
-            return (children[0] + children[1]) * (children[0] > 0)
-        if kind == "andnot":
-            return children[0] * (children[1] == 0)
-        return np.zeros(within.size)
-
-    def _term(self, field: str, word: str, within: np.ndarray) -> np.ndarray:
-        """A term's exact weights, computed once per scoring (a proximity pair's words are
-        terms of the query too)."""
-        key = (field, word)
-        found = self._terms.get(key)
-        if found is None:
-            found = self._terms[key] = self.index.term_at(field, word, within, exact=True)
-        return found
-
-
-def _leaves(node: Node) -> tuple[list[tuple[str, str]], list[Phrase]]:
-    """The (field, word) of every term the node's score reads, and its phrases, once each."""
-    keys = list(dict.fromkeys(_term_keys(node)))
-    return keys, list(dict.fromkeys((n.field, n.words) for n in _phrases(node)))
-
-
-def _term_keys(node: Node) -> Iterator[tuple[str, str]]:
-    """(field, word) of every term the node's score reads: its terms and its phrases' words."""
-    if node.kind in ("term", "phrase"):
-        for word in node.words:
-            yield node.field, word
-    for child in node.children:
-        yield from _term_keys(child)
-
-
-def _phrases(node: Node) -> Iterator[Node]:
-    if node.kind == "phrase":
-        yield node
-    for child in node.children:
-        yield from _phrases(child)
+            weights = index.exact_at(tree.keys, within)
+        else:
+            weights = np.zeros((len(tree.keys), within.size))
+            for row, (field, word) in enumerate(tree.keys):
+                weights[row] = index.term_at(field, word, within, exact=True)
+        return tree.scores(weights, held)
 
 
 def dense_sum(parts: list[list[Piece]], size: int) -> np.ndarray:
