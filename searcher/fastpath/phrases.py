@@ -125,13 +125,20 @@ def isin_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
 
 
 def lookup(docs: np.ndarray, scores: np.ndarray, within: np.ndarray, size: int) -> np.ndarray:
-    """``scores`` of the ``within`` documents (0 for those not in ``docs``)."""
+    """``scores`` of the ``within`` documents (ascending and distinct, as ``docs``; 0 for
+    those not in ``docs``)."""
     if docs.size == 0 or within.size == 0:
         return np.zeros(within.size)
-    if within.size * 16 < docs.size or docs.size * 16 < within.size:
-        # One list much shorter than the other: binary search.
+    if within.size * 16 < docs.size:  # a few documents: each searched among ``docs``
         hit, where = find_sorted(docs, within)
         return np.where(hit, scores[where], 0.0)
+    if docs.size * 16 < within.size:
+        # A rare unit among many candidates: its few documents searched among them (the
+        # other way round, each candidate's search and the gathers walk all of them).
+        hit, where = find_sorted(within, docs)
+        found = np.zeros(within.size)
+        found[where[hit]] = scores[hit]
+        return found
     dense = np.zeros(size)
     dense[docs] = scores
     return dense[within]
