@@ -42,9 +42,10 @@ class Execution:
         parsed: ParsedQuery,
         allowed: np.ndarray | None,
         options: PlanOptions = PRODUCT_PLAN,
-        plans: MutableMapping[Any, wq.Query] | None = None,
+        plans: MutableMapping[Any, Any] | None = None,
     ) -> None:
-        """``plans`` keeps the Whoosh queries planned on this generation (see _planned)."""
+        """``plans`` keeps the Whoosh queries planned on this generation (see _planned), and
+        what their pages mark (see patterns)."""
         self.opened = opened
         self.parsed = parsed
         self.allowed = allowed
@@ -129,8 +130,17 @@ class Execution:
         return suggest(self.parsed, self.opened.restorer, nothing, self._count_all)
 
     def patterns(self) -> list[Pattern]:
-        """What titles, snippets and the document page mark for this query."""
-        return meant_patterns(self.parsed, self.opened.language_model, self._known)
+        """What titles, snippets and the document page mark for this query, kept with its
+        plans: restoring an unaccented query's words and grouping them into the index's
+        compounds cost up to a tenth of a millisecond at every search of it."""
+        if self.plans is None:
+            return meant_patterns(self.parsed, self.opened.language_model, self._known)
+        key = ("patterns", self.parsed)
+        found = self.plans.get(key)
+        if found is None:
+            found = meant_patterns(self.parsed, self.opened.language_model, self._known)
+            self.plans[key] = found
+        return list(found)
 
     def _count_all(self, folded_words: list[str]) -> int:
         """Whether every folded word occurs in some one bulletin (for corrections)."""

@@ -39,8 +39,8 @@ PLANNED_QUERIES = 4096
 
 
 class Planned(OrderedDict):
-    """The Whoosh queries planned on one generation, the least recently used dropped first
-    (see ``Execution._planned``)."""
+    """The Whoosh queries planned on one generation, and what their pages mark, the least
+    recently used dropped first (see ``Execution._planned`` and ``Execution.patterns``)."""
 
     def __init__(self, generation: Generation | None = None, size: int = PLANNED_QUERIES) -> None:
         super().__init__()

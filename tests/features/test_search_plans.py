@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from index import build_index, update_index
-from searcher import Searcher
+from searcher import Searcher, execution
 
 SCATTERED = {"id": "scattered", "title": "Tin", "body": "Hành lang rộng và chính quyền địa phương."}
 COMPOUND = {"id": "compound", "title": "Tin", "body": "Thủ tục hành chính được rút gọn ở phương."}
@@ -41,3 +43,21 @@ def test_plans_are_made_again_on_a_new_generation(tmp_path: Path, write_jsonl) -
             expected = page(fresh, "hanh chinh")
         assert expected["hits"][0]["id"] == "compound"
         assert page(kept, "hanh chinh") == expected
+
+
+def test_what_a_page_marks_is_worked_out_once_per_query(
+    searcher: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worked_out: list[str] = []
+    original = execution.meant_patterns
+
+    def counted(parsed: Any, *rest: Any) -> Any:
+        worked_out.append(parsed.text)
+        return original(parsed, *rest)
+
+    monkeypatch.setattr(execution, "meant_patterns", counted)
+    query = "quy trinh tiep nhan ho so truc tuyen"  # asked by no other test
+    first = page(searcher, query)
+    assert worked_out == [query]
+    assert page(searcher, query) == first
+    assert worked_out == [query]
