@@ -98,8 +98,11 @@ class FacetColumns:
             present = np.flatnonzero(counts[1:]) + 1
             rank = self.rank(name)[present]
             tie = -rank if name == "year" else rank
-            order = present[np.lexsort((tie, -counts[present]))][:FACET_LIMIT].tolist()
-            facets[name] = [FacetValue(str(values[code]), int(counts[code])) for code in order]
+            listed = present[np.lexsort((tie, -counts[present]))][:FACET_LIMIT]
+            facets[name] = [
+                FacetValue(str(values[code]), count)
+                for code, count in zip(listed.tolist(), counts[listed].tolist(), strict=True)
+            ]
         return facets
 
 
