@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from searcher.fastpath.phrases import find_sorted, isin_sorted
+from searcher.fastpath.phrases import find_sorted, isin_sorted, sorted_unique
 
 #: A phrase: its field and words.
 Phrase = tuple[str, tuple[str, ...]]
@@ -43,8 +43,8 @@ class CheckedPhrases:
         with what was kept of it before."""
         before = self._table.get(phrase)
         if before is not None and before[0].size + checked.size <= self.most_docs:
-            checked = np.union1d(before[0], checked)
-            holding = np.union1d(before[1], holding)
+            checked = sorted_unique(np.concatenate([before[0], checked]))
+            holding = sorted_unique(np.concatenate([before[1], holding]))
         if len(self._table) > CHECKED_PHRASES:
             self._table.clear()
         self._table[phrase] = (checked.astype(self.kind), holding.astype(self.kind))

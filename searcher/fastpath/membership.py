@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
-from searcher.fastpath.phrases import isin_sorted
+from searcher.fastpath.phrases import isin_sorted, sorted_unique
 from searcher.fastpath.scorer import SPARSE_UNION, Scorer
 from searcher.fastpath.terms import TermIndex
 
@@ -46,7 +46,7 @@ class Membership:
             rare = self.scorer.cost(node) * SPARSE_UNION < self.index.size
             if rare and not self.index.cache.holds(("mask", node)):
                 # merging a rare unit's lists beats a pass over every document
-                return np.unique(np.concatenate([self.docs(c) for c in node.children]))
+                return sorted_unique(np.concatenate([self.docs(c) for c in node.children]))
             return np.flatnonzero(self.mask(node))
         if kind == "and":
             children = sorted(node.children, key=self.scorer.cost)

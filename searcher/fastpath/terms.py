@@ -28,6 +28,7 @@ from searcher.fastpath.phrases import (
     lookup,
     phrase_docs_in,
     posting_starts,
+    sorted_unique,
 )
 from searcher.fastpath.scoring import idf, length_norms, term_weights
 from searcher.fastpath.store import FIELDS, SegmentFiles
@@ -441,10 +442,10 @@ class TermIndex:
         positions -= np.repeat(shift, count)
         usable = positions >= 0
         keys = (np.repeat(label, count)[usable] << 32) | positions[usable]
-        keys, times = np.unique(keys, return_counts=True)
+        keys, times = sorted_unique(keys, counts=True)
         groups = keys >> 32
         lengths = np.asarray([len(words) for words in phrases], dtype=np.int64)
-        groups = np.unique(groups[times == lengths[groups // size]])
+        groups = sorted_unique(groups[times == lengths[groups // size]])
         which = groups // size
         return [groups[which == j] % size for j in range(len(phrases))]
 

@@ -1,4 +1,5 @@
-"""The pruning's k-th best score and the scorer's lookups equal their plain definitions."""
+"""The fast path's own selections (the pruning's k-th best score, the scorer's lookups, a sorted
+union) equal numpy's plain definitions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searcher.fastpath.phrases import lookup
+from searcher.fastpath.phrases import lookup, sorted_unique
 from searcher.fastpath.pruning import SAMPLED_SCORES, _kth_best
 
 
@@ -50,3 +51,20 @@ def test_lookup_reads_each_documents_score(
     dense = np.zeros(size)
     dense[docs] = scores
     assert np.array_equal(lookup(docs, scores, within, size), dense[within])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300),
+    st.integers(min_value=1, max_value=30),
+    st.sampled_from((np.int32, np.int64)),
+)
+def test_sorted_unique_is_np_unique(values: list[int], spread: int, kind: type) -> None:
+    # Sorted runs with repeats, as a union of posting lists comes: and any order.
+    array = (np.asarray(values, dtype=np.int64) // (2**40 * spread)).astype(kind)
+    for given_values in (array, np.concatenate([np.sort(array), np.sort(array[::2])])):
+        unique, counts = np.unique(given_values, return_counts=True)
+        assert np.array_equal(sorted_unique(given_values), unique)
+        found, found_counts = sorted_unique(given_values, counts=True)
+        assert found.dtype == given_values.dtype
+        assert np.array_equal(found, unique) and np.array_equal(found_counts, counts)
