@@ -73,8 +73,8 @@ def exact_weights(index: TermIndex, plan: ExactPlan, within: np.ndarray) -> np.n
         at += firsts
         inside = at < ends
         np.minimum(at, docs.size - 1, out=at)
-        which, column = np.nonzero(inside & (docs[at] == local))
-        freqs[rows[which], column + lo] = files.freqs[at[which, column]]
+        held = inside & (docs[at] == local)
+        freqs[rows, lo : lo + local.size] = np.where(held, files.freqs[at], 0)
     norms = np.concatenate([index.norms[field][within] for field in plan.fields])
     norms = norms.reshape(len(plan.fields), within.size)
     return term_weights(freqs, plan.boosts, plan.scales, norms[plan.field_rows], index.K1)
