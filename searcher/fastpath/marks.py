@@ -477,12 +477,16 @@ def _windows(
     cover = np.bincount(kinds * stride + first, minlength=cells)
     cover -= np.bincount(kinds * stride + here + 1, minlength=cells)
     cover = cover.reshape(-1, stride).cumsum(axis=1)[:, :count]
-    distinct = np.count_nonzero(cover, axis=0)
+    distinct = (cover > 0).sum(axis=0)
     matches = cover.sum(axis=0)
-    order = np.lexsort((np.arange(count), starts, -matches, -distinct, owner))
-    # Sorting keeps the texts in their order: each text's best row is where its rows began.
+    # Each text's best row has the most distinct patterns, then the most matches, then the
+    # earliest start; a text's rows are in order of start, so it is the first of its rows
+    # with the best (distinct, matches): the least of one key per text.
+    score = distinct * (int(matches.max()) + 1) + matches
+    key = (int(score.max()) - score) * count + np.arange(count)
     texts_with_spans = [t for t, n in enumerate(counts) if n]
-    best = order.take([r - n for r, n in zip(accumulate(counts), counts, strict=True) if n])
+    began = [r - n for r, n in zip(accumulate(counts), counts, strict=True) if n]
+    best = np.minimum.reduceat(key, began) % count
     for t, start in zip(texts_with_spans, starts.take(best).tolist(), strict=True):
         windows[t] = window_around(texts[t], start, size)
     return windows
