@@ -348,8 +348,8 @@ class _Marked(NamedTuple):
     window: tuple[int, int]
 
 
-#: A run of spaces, or one space other than " ".
-_SPACES = re.compile(r"\s{2,}|[^\S ]")
+#: Any space but " ".
+_SPACE = re.compile(r"[^\S ]")
 #: Private-use characters that stand for the marks, and for the end of a text, while the
 #: page's texts are escaped together.
 _OPEN, _CLOSE, _END = "\ue000", "\ue001", "\ue002"
@@ -379,7 +379,9 @@ def _render_page(items: list[_Marked], longest: int) -> tuple[list[str], list[st
         ]
     # A window has no space at either end, so " ".join(html.split()) of each is making every
     # run of spaces one " "; none runs across the end of a text.
-    body_html = _SPACES.sub(" ", body_html)
+    body_html = _SPACE.sub(" ", body_html)
+    while "  " in body_html:
+        body_html = body_html.replace("  ", " ")
     snippets = body_html.split(_END)[:-1]
     return title_html.split(_END)[:-1], [
         ("… " if lo > 0 else "") + snippet + (" …" if hi < len(item.body) else "")
