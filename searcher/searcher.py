@@ -42,7 +42,10 @@ class Planned(OrderedDict):
     """The Whoosh queries planned on one generation, and what their pages mark, the least
     recently used dropped first (see ``Execution._planned`` and ``Execution.patterns``)."""
 
-    def __init__(self, generation: Generation | None = None, size: int = PLANNED_QUERIES) -> None:
+    def __init__(
+        self, generation: Generation | None = None, size: int = 2 * PLANNED_QUERIES
+    ) -> None:
+        """``size`` entries: a query's plan and what its pages mark are one each."""
         super().__init__()
         self.generation = generation
         self.size = size
