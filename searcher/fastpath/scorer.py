@@ -14,6 +14,7 @@ import numpy as np
 
 from searcher.fastpath.compiled import Node, is_unit
 from searcher.fastpath.exact_tree import ExactTree
+from searcher.fastpath.exact_weights import ExactPlan, exact_weights
 from searcher.fastpath.phrases import isin_sorted, lookup
 from searcher.fastpath.terms import FEW, Phrase, TermIndex
 
@@ -238,7 +239,8 @@ class Exact:
     def scores(self, node: Node, within: np.ndarray) -> np.ndarray:
         """The node's scores of the ``within`` documents (ascending)."""
         index = self.index
-        tree = index.facts.get("exact", node, lambda: ExactTree.of(node))
+        # The tree and the plan of its keys' weights, worked out once per query node.
+        tree, plan = index.facts.get("exact", node, lambda: _exact_plan(index, node))
         # The phrases are verified first, all at once, on these documents' positions.
         held = np.zeros((len(tree.phrases), within.size), dtype=bool)
         unverified = [j for j, phrase in enumerate(tree.phrases) if phrase not in self.verified]
@@ -248,13 +250,18 @@ class Exact:
             for j, phrase in enumerate(tree.phrases):
                 if phrase in self.verified:
                     held[j] = isin_sorted(within, self.verified[phrase])
-        if within.size <= FEW:  # a page's candidates: every term's weights at once
-            weights = index.exact_at(tree.keys, within)
+        if tree.keys and 0 < within.size <= FEW:  # a page's candidates: all weights at once
+            weights = exact_weights(index, plan, within)
         else:
             weights = np.zeros((len(tree.keys), within.size))
             for row, (field, word) in enumerate(tree.keys):
                 weights[row] = index.term_at(field, word, within, exact=True)
         return tree.scores(weights, held)
+
+
+def _exact_plan(index: TermIndex, node: Node) -> tuple[ExactTree, ExactPlan]:
+    tree = ExactTree.of(node)
+    return tree, ExactPlan.of(index, tree.keys)
 
 
 def dense_sum(parts: list[list[Piece]], size: int) -> np.ndarray:

@@ -47,9 +47,6 @@ WHOLE_PHRASE_SHARE = 1 / 5
 TABLE_ENTRIES = 1 << 18
 #: Facts about compiled query nodes kept before they are all dropped (see NodeFacts).
 NODE_FACTS = 1 << 16
-#: Exact-scoring plans of key lists (a query's leaves; a few kilobytes each) kept before
-#: they are all dropped.
-EXACT_PLANS = 1 << 12
 
 
 @dataclass
@@ -116,7 +113,6 @@ class TermIndex:
         #: What this generation's compiled query nodes cost, add at most, read (fewer
         #: entries than the tables above: each keeps its node, and a root its whole tree).
         self.facts = NodeFacts(NODE_FACTS)
-        self._exact_plans: dict[tuple[tuple[str, str], ...], ExactPlan] = {}
         #: Phrases verified on some documents only, and which of those hold them.
         self.checked = CheckedPhrases(self.worth_caching, doc_count_all)
 
@@ -307,22 +303,11 @@ class TermIndex:
 
     def exact_at(self, keys: Sequence[tuple[str, str]], within: np.ndarray) -> np.ndarray:
         """Exact weights of several (field, term) keys for a few ``within`` documents (rows:
-        keys): see :func:`~searcher.fastpath.exact_weights.exact_weights`."""
+        keys): see :func:`~searcher.fastpath.exact_weights.exact_weights` (a page's scores
+        keep their query's plan with its nodes, see ``Exact``)."""
         if within.size == 0 or not keys:
             return np.zeros((len(keys), within.size))
-        return exact_weights(self, self._exact_plan(tuple(keys)), within)
-
-    def _exact_plan(self, keys: tuple[tuple[str, str], ...]) -> ExactPlan:
-        """What :meth:`exact_at` needs of ``keys`` besides the documents, kept per key list
-        (a query's leaves: the same at each search of it; working it out key by key at each
-        search was about a seventh of the exact scores' time)."""
-        plan = self._exact_plans.get(keys)
-        if plan is None:
-            plan = ExactPlan.of(self, keys)
-            if len(self._exact_plans) > EXACT_PLANS:
-                self._exact_plans.clear()
-            self._exact_plans[keys] = plan
-        return plan
+        return exact_weights(self, ExactPlan.of(self, keys), within)
 
     def _postings(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
         docs: list[np.ndarray] = []
